@@ -1,0 +1,1 @@
+from .domain_shift import *  # noqa: F401,F403

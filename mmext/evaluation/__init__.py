@@ -1,0 +1,1 @@
+from .retrieval import *  # noqa: F401,F403

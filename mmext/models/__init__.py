@@ -1,0 +1,1 @@
+from . import backbones, classifiers, distillers, heads, layers, losses, necks  # noqa: F401

@@ -1,0 +1,2 @@
+from .smmix import *  # noqa: F401,F403
+from .supervit_classifier import *  # noqa: F401,F403

@@ -1,0 +1,1 @@
+from .distiller import *  # noqa: F401,F403

@@ -1,0 +1,5 @@
+from .softtriple_head import *  # noqa: F401,F403
+from .hashing_head import *  # noqa: F401,F403
+from .adanpc_head import *  # noqa: F401,F403
+from .dr_retina_head import *  # noqa: F401,F403
+from .label_noise_head import *  # noqa: F401,F403

@@ -1,0 +1,49 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _run_from_repo_root():
+    """Configs name data and base files relative to the repository root, as the tools do."""
+    os.chdir(REPO_ROOT)
+    yield
+
+
+def _prepared(name: str) -> Path:
+    path = REPO_ROOT / 'data' / name
+    if not path.is_dir():
+        pytest.skip(f'data/{name} missing: run `bash tools/prepare_data.sh`')
+    return path
+
+
+@pytest.fixture
+def fashion_mnist_root() -> Path:
+    """data/fashion_mnist, prepared by tools/prepare_data.sh (the README's test command)."""
+    return _prepared('fashion_mnist')
+
+
+@pytest.fixture
+def nuclei_root() -> Path:
+    """data/nuclei, prepared by tools/prepare_data.sh (the README's test command)."""
+    return _prepared('nuclei')
+
+
+def _load_tool(relpath: str):
+    """Import a script under tools/ by path (tools/test.py would clash with the stdlib `test`)."""
+    import importlib.util
+    path = REPO_ROOT / 'tools' / relpath
+    name = 'mmext_tools_' + relpath.replace('/', '_')[:-len('.py')]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='session')
+def load_tool():
+    """``load_tool('analysis/get_flops.py')`` -> the script imported as a module."""
+    return _load_tool

@@ -1,0 +1,149 @@
+"""tools/train.py and tools/test.py on the three tasks' configs, on a few real samples."""
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@pytest.fixture(scope='module')
+def train_py(load_tool):
+    return load_tool('train.py')
+
+
+@pytest.fixture(scope='module')
+def eval_py(load_tool):
+    return load_tool('test.py')
+
+
+CLS_CFG = 'configs/baselines/resnet18-w16_1xb128-3e_fashionmnist.py'
+DET_CFG = 'configs/baselines/retinanet_r18-w32_fpn_40e_nuclei.py'
+SEG_CFG = 'configs/baselines/fcn_unet-s4-w16_600iter_nuclei.py'
+
+FAST_LOADERS = [
+    f'{loader}.{key}={value}' for loader in ('train_dataloader', 'val_dataloader',
+                                             'test_dataloader')
+    for key, value in (('num_workers', 0), ('persistent_workers', False))
+]
+
+
+def cls_options(name, epochs=1):
+    return [
+        f'experiment_name={name}', f'train_cfg.max_epochs={epochs}',
+        'train_dataloader.batch_size=16', 'train_dataloader.dataset.indices=64',
+        'val_dataloader.dataset.indices=64', 'default_hooks.logger.interval=1', *FAST_LOADERS
+    ]
+
+
+def scalars(work_dir: Path):
+    """Every record of the run's scalars.json (mmengine's vis_data log)."""
+    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
+    assert files, f'no scalars.json under {work_dir}'
+    return [json.loads(line) for line in files[-1].read_text().splitlines()]
+
+
+def test_classification_trains_and_tests(tmp_path, fashion_mnist_root, train_py, eval_py):
+    work_dir = tmp_path / 'cls'
+    train_py.main([CLS_CFG, '--work-dir', str(work_dir), '--cfg-options',
+                     *cls_options('cls_train')])
+    ckpt = work_dir / 'epoch_1.pth'
+    assert ckpt.is_file()
+    records = scalars(work_dir)
+    assert any('loss' in r for r in records)
+    assert any('accuracy/top1' in r for r in records)
+
+    metrics = eval_py.main([
+        CLS_CFG, str(ckpt), '--work-dir', str(tmp_path / 'cls_test'), '--out',
+        str(tmp_path / 'preds.pkl'), '--cfg-options', 'experiment_name=cls_test',
+        'test_dataloader.dataset.indices=32', *FAST_LOADERS
+    ])
+    assert 0.0 <= metrics['accuracy/top1'] <= 100.0
+    assert (tmp_path / 'preds.pkl').is_file()
+
+
+_SEEN_STATES = []
+
+
+@HOOKS.register_module(force=True)
+class _RecordResumedState(Hook):
+    """Records what the runner holds when training (re)starts, after resuming."""
+
+    def before_train(self, runner):
+        _SEEN_STATES.append(
+            dict(iter=runner.iter, epoch=runner.epoch,
+                 optim=copy.deepcopy(runner.optim_wrapper.state_dict())))
+
+
+def test_resume_restores_iteration_and_optimizer(tmp_path, fashion_mnist_root, train_py):
+    work_dir = tmp_path / 'resume'
+    record = ['custom_hooks=[dict(type="_RecordResumedState")]']
+    train_py.main([CLS_CFG, '--work-dir', str(work_dir), '--cfg-options',
+                     *cls_options('resume_a', epochs=1)])
+    saved = torch.load(work_dir / 'epoch_1.pth', map_location='cpu', weights_only=False)
+    _SEEN_STATES.clear()
+    train_py.main([CLS_CFG, '--work-dir', str(work_dir), '--resume', '--cfg-options',
+                     *cls_options('resume_b', epochs=2), *record])
+    seen = _SEEN_STATES[0]
+    assert seen['epoch'] == 1 and seen['iter'] == saved['meta']['iter'] == 4
+    momentum = seen['optim']['state']
+    assert momentum, 'optimizer state was not restored'
+    for key, state in saved['optimizer']['state'].items():
+        torch.testing.assert_close(momentum[key]['momentum_buffer'], state['momentum_buffer'])
+    final = torch.load(work_dir / 'epoch_2.pth', map_location='cpu', weights_only=False)
+    assert final['meta']['iter'] == 8
+
+
+def test_detection_trains_a_few_iterations(tmp_path, nuclei_root, train_py):
+    work_dir = tmp_path / 'det'
+    train_py.main([
+        DET_CFG, '--work-dir', str(work_dir), '--cfg-options', 'experiment_name=det_train',
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'train_dataloader.dataset.indices=8',
+        'default_hooks.logger.interval=1', *FAST_LOADERS
+    ])
+    records = scalars(work_dir)
+    assert any('loss_cls' in r and 'loss_bbox' in r for r in records)
+    assert any('coco/bbox_mAP' in r for r in records)
+
+
+def test_segmentation_trains_and_shows_predictions(tmp_path, nuclei_root, train_py, eval_py):
+    work_dir = tmp_path / 'seg'
+    train_py.main([
+        SEG_CFG, '--work-dir', str(work_dir), '--cfg-options', 'experiment_name=seg_train',
+        'train_cfg.max_iters=4', 'train_cfg.val_interval=4', 'default_hooks.checkpoint.interval=4',
+        'default_hooks.logger.interval=1', *FAST_LOADERS
+    ])
+    records = scalars(work_dir)
+    assert any('decode.loss_ce' in r for r in records)
+    assert any('mIoU' in r for r in records)
+    show_dir = tmp_path / 'show'
+    eval_py.main([
+        SEG_CFG, str(work_dir / 'iter_4.pth'), '--work-dir', str(tmp_path / 'seg_test'),
+        '--show-dir', str(show_dir), '--cfg-options', 'experiment_name=seg_test', *FAST_LOADERS
+    ])
+    from PIL import Image
+    pictures = list(show_dir.rglob('*.png'))
+    assert len(pictures) == 4
+    assert Image.open(pictures[0]).size == (128 * 2, 128)  # ground truth | prediction
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['configs/baselines/no_such_config.py'], 'does not exist'),
+    ([CLS_CFG, '--cfg-options', 'model.backbone.type=mmext.NoSuchNet'], 'Unknown type'),
+    ([CLS_CFG, '--cfg-options', 'train_dataloader.dataset.data_root=data/missing_fmnist'],
+     'train_dataloader.dataset.data_root'),
+])
+def test_bad_input_stops_with_one_clear_message(tmp_path, argv, message, capsys, train_py):
+    with pytest.raises(SystemExit) as exc:
+        train_py.main(argv[:1] + ['--work-dir', str(tmp_path)] + argv[1:])
+    assert message in str(exc.value)
+    assert str(exc.value).startswith('error: ')
+
+
+def test_missing_fashion_mnist_names_prepare_command(tmp_path, train_py):
+    with pytest.raises(SystemExit) as exc:
+        train_py.main([CLS_CFG, '--work-dir', str(tmp_path), '--cfg-options',
+                         f'train_dataloader.dataset.data_root={tmp_path}/data/fashion_mnist'])
+    assert 'python tools/dataset_converters/fashion_mnist.py' in str(exc.value)

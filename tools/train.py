@@ -1,0 +1,103 @@
+"""Train a classification, detection or segmentation model from a config (mmengine Runner).
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--auto-scale-lr]
+                                 [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+import mmext  # noqa: F401  (registers every mmext part)
+from mmext.utils import (ConfigError, build_runner, check_data_roots, describe_build_error,
+                         load_config)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from the given checkpoint, or from the latest one in work_dir when no '
+        'path is given')
+    parser.add_argument('--amp', action='store_true', help='mixed-precision training')
+    parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the lr by actual batch size / auto_scale_lr.base_batch_size')
+    parser.add_argument('--no-pin-memory', action='store_true', help='disable pin_memory')
+    parser.add_argument('--no-persistent-workers', action='store_true',
+                        help='disable persistent_workers')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value pairs (e.g. train_cfg.max_epochs=2)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank / --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_args(cfg, args):
+    """Apply command-line options to the config, as mmpretrain/mmdet's train.py do."""
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper != 'AmpOptimWrapper':
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+
+    if args.auto_scale_lr:
+        if not cfg.get('auto_scale_lr', {}).get('base_batch_size'):
+            raise ConfigError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config.')
+        cfg.auto_scale_lr.enable = True
+
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(loader):
+            if args.no_pin_memory:
+                cfg[loader]['pin_memory'] = False
+            if args.no_persistent_workers:
+                cfg[loader]['persistent_workers'] = False
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        cfg = merge_args(load_config(args.config, args.cfg_options), args)
+        loaders = ['train_dataloader'] + ([] if args.no_validate else ['val_dataloader'])
+        check_data_roots(cfg, loaders)
+        # Models are built here, datasets and hooks lazily in train(): both can name a bad type.
+        build_runner(cfg).train()
+    except ConfigError as err:
+        sys.exit(f'error: {err}')
+    except KeyError as err:
+        message = describe_build_error(err)
+        if message is None:
+            raise
+        sys.exit(f'error: {message}')
+
+
+if __name__ == '__main__':
+    main()
