@@ -47,3 +47,34 @@ def _load_tool(relpath: str):
 def load_tool():
     """``load_tool('analysis/get_flops.py')`` -> the script imported as a module."""
     return _load_tool
+
+
+def _write_idx_subset(src: Path, dst: Path, count: int) -> None:
+    """Copy the first ``count`` records of an IDX file (images or labels), fixing its header."""
+    import struct
+    raw = src.read_bytes()
+    ndim = raw[3]
+    dims = list(struct.unpack(f'>{ndim}I', raw[4:4 + 4 * ndim]))
+    record = 1
+    for d in dims[1:]:
+        record *= d
+    dims[0] = count
+    header = raw[:4] + struct.pack(f'>{ndim}I', *dims)
+    body_start = 4 + 4 * ndim
+    dst.write_bytes(header + raw[body_start:body_start + count * record])
+
+
+@pytest.fixture(scope='session')
+def tiny_fashion_mnist(tmp_path_factory) -> Path:
+    """The first 256 train / 128 test images of the real Fashion-MNIST, in mmpretrain's layout.
+
+    Loading the full set costs seconds per dataset build; tests that only need a few real samples
+    point ``data_root`` here.
+    """
+    src = _prepared('fashion_mnist')
+    dst = tmp_path_factory.mktemp('fashion_mnist_tiny')
+    for prefix, count in (('train', 256), ('t10k', 128)):
+        for kind in ('images-idx3', 'labels-idx1'):
+            name = f'{prefix}-{kind}-ubyte'
+            _write_idx_subset(src / name, dst / name, count)
+    return dst

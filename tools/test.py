@@ -41,12 +41,17 @@ def parse_args(argv=None):
     return args
 
 
+VISUALIZATION_HOOKS = dict(
+    mmpretrain='VisualizationHook', mmdet='DetVisualizationHook', mmseg='SegVisualizationHook')
+
+
 def enable_visualization(cfg, args):
     """Switch on the host visualization hook; each host spells its options differently."""
-    hook = cfg.default_hooks.get('visualization')
-    if hook is None:
-        raise ConfigError('--show/--show-dir need default_hooks.visualization in the config.')
     scope = cfg.get('default_scope', 'mmpretrain')
+    if 'visualization' not in cfg.default_hooks:
+        cfg.default_hooks.visualization = dict(type=VISUALIZATION_HOOKS[scope])
+    hook = cfg.default_hooks.visualization
+    hook.interval = 1  # draw every test image, not one in `interval`
     if scope == 'mmpretrain':
         hook.update(enable=True, show=args.show, wait_time=args.wait_time)
         if args.show_dir:
@@ -57,6 +62,9 @@ def enable_visualization(cfg, args):
             hook.test_out_dir = args.show_dir
         elif args.show_dir:
             cfg.visualizer.save_dir = args.show_dir
+            # mmseg names its visualizer 'visualizer': an instance of that name created earlier in
+            # the process (e.g. by a training runner) would be reused with its own save_dir.
+            cfg.visualizer.pop('name', None)
             cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
 
 

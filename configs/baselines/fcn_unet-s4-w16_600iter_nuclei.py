@@ -9,7 +9,7 @@ norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=dict(
-        type='SegDataPreprocessor',
+        type='SegDataPreProcessor',
         mean=[60.0, 60.0, 60.0],
         std=[60.0, 60.0, 60.0],
         bgr_to_rgb=True,

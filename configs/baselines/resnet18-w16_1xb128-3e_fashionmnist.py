@@ -21,7 +21,7 @@ model = dict(
         type='LinearClsHead',
         num_classes=10,
         in_channels=128,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0, label_smooth_val=0.1)))
+        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, loss_weight=1.0)))
 
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))

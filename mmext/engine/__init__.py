@@ -1,1 +1,1 @@
-from . import hooks  # noqa: F401
+from . import checkpoint_loader, hooks  # noqa: F401

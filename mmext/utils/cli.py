@@ -107,6 +107,7 @@ def describe_build_error(err: Exception) -> Optional[str]:
     if not match:
         return None
     name, scope, kind = match.groups()
+    name = name.strip("'\"")
     candidates = _registered_names(kind)
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
     msg = f'Unknown type "{name}" (looked up in the {scope}::{kind} registry).'

@@ -6,14 +6,15 @@ import sys
 import torch
 
 
-def test_two_process_cpu_training(tmp_path, fashion_mnist_root):
+def test_two_process_cpu_training(tmp_path, tiny_fashion_mnist):
     work_dir = tmp_path / 'dist'
     env = dict(os.environ, PYTHON=sys.executable, PORT='29517', OMP_NUM_THREADS='1')
     cmd = [
         'bash', 'tools/dist_train.sh', 'configs/baselines/resnet18-w16_1xb128-3e_fashionmnist.py',
         '2', '--work-dir', str(work_dir), '--cfg-options', 'env_cfg.dist_cfg.backend=gloo',
         'train_cfg.max_epochs=1', 'train_dataloader.batch_size=8',
-        'train_dataloader.dataset.indices=64', 'val_dataloader.dataset.indices=32',
+        'train_dataloader.dataset.indices=64', f'train_dataloader.dataset.data_root={tiny_fashion_mnist}',
+        f'val_dataloader.dataset.data_root={tiny_fashion_mnist}',
         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False', 'val_dataloader.persistent_workers=False'
     ]
