@@ -101,7 +101,7 @@ def test_resume_restores_iteration_and_optimizer(tmp_path, tiny_fashion_mnist, t
     assert final['meta']['iter'] == 8
 
 
-def test_detection_trains_a_few_iterations(tmp_path, nuclei_root, train_py):
+def test_detection_trains_and_draws_boxes(tmp_path, nuclei_root, train_py, eval_py):
     work_dir = tmp_path / 'det'
     train_py.main([
         DET_CFG, '--work-dir', str(work_dir), '--cfg-options', 'experiment_name=det_train',
@@ -113,6 +113,16 @@ def test_detection_trains_a_few_iterations(tmp_path, nuclei_root, train_py):
     records = scalars(work_dir)
     assert any('loss_cls' in r and 'loss_bbox' in r for r in records)
     assert any('coco/bbox_mAP' in r for r in records)
+    show_dir = tmp_path / 'show'
+    eval_py.main([
+        DET_CFG, str(work_dir / 'epoch_1.pth'), '--work-dir', str(tmp_path / 'det_test'),
+        '--show-dir', str(show_dir), '--cfg-options', 'experiment_name=det_test',
+        'model.test_cfg.score_thr=0.0', *FAST_LOADERS
+    ])
+    from PIL import Image
+    pictures = sorted(show_dir.rglob('*.png'))
+    assert len(pictures) == 4
+    assert Image.open(pictures[0]).size == (128 * 2, 128)  # ground truth | prediction
 
 
 def test_segmentation_trains_and_shows_predictions(tmp_path, nuclei_root, train_py, eval_py):

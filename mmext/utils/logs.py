@@ -1,0 +1,35 @@
+"""Reading the scalar logs mmengine writes (``<work_dir>/<timestamp>/vis_data/scalars.json``)."""
+import json
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+# bookkeeping fields of a record, not quantities worth plotting or comparing
+BOOKKEEPING = {'step', 'epoch', 'iter', 'time', 'data_time', 'memory'}
+
+
+def load_scalars(work_dir: str) -> Tuple[List[Dict], List[Dict]]:
+    """(training records, validation records) of the newest run in ``work_dir``.
+
+    mmengine writes one JSON record per logged step; training records carry ``lr``, validation
+    records do not. A resumed run starts a new timestamped folder, so every folder is read in
+    order and later records of the same step replace earlier ones.
+    """
+    files = sorted(Path(work_dir).glob('*/vis_data/scalars.json'))
+    if not files:
+        raise FileNotFoundError(f'no */vis_data/scalars.json under "{work_dir}": is it a work_dir '
+                                'written by tools/train.py?')
+    train, val = {}, {}
+    for file in files:
+        for line in file.read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                (train if 'lr' in record else val)[record['step']] = record
+    return [train[k] for k in sorted(train)], [val[k] for k in sorted(val)]
+
+
+def final_metrics(work_dir: str) -> Dict[str, float]:
+    """The metrics of the last validation of a run."""
+    _, val = load_scalars(work_dir)
+    if not val:
+        raise ValueError(f'"{work_dir}" has no validation record')
+    return {k: v for k, v in val[-1].items() if k not in BOOKKEEPING}
