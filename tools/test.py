@@ -15,6 +15,7 @@ from mmengine.config import DictAction
 from mmengine.evaluator import DumpResults
 
 import mmext  # noqa: F401  (registers every mmext part)
+from mmext.engine import setup_cpu_distributed
 from mmext.utils import (ConfigError, build_runner, check_data_roots, describe_build_error,
                          load_config)
 
@@ -83,6 +84,7 @@ def main(argv=None):
         if args.show or args.show_dir:
             enable_visualization(cfg, args)
         check_data_roots(cfg, ['test_dataloader'])
+        setup_cpu_distributed(cfg)
         runner = build_runner(cfg)
         if args.out:
             runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))

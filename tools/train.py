@@ -11,6 +11,7 @@ import sys
 from mmengine.config import DictAction
 
 import mmext  # noqa: F401  (registers every mmext part)
+from mmext.engine import setup_cpu_distributed
 from mmext.utils import (ConfigError, build_runner, check_data_roots, describe_build_error,
                          load_config)
 
@@ -88,6 +89,7 @@ def main(argv=None):
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
         loaders = ['train_dataloader'] + ([] if args.no_validate else ['val_dataloader'])
         check_data_roots(cfg, loaders)
+        setup_cpu_distributed(cfg)
         # Models are built here, datasets and hooks lazily in train(): both can name a bad type.
         build_runner(cfg).train()
     except ConfigError as err:

@@ -11,7 +11,7 @@ def test_two_process_cpu_training(tmp_path, tiny_fashion_mnist):
     env = dict(os.environ, PYTHON=sys.executable, PORT='29517', OMP_NUM_THREADS='1')
     cmd = [
         'bash', 'tools/dist_train.sh', 'configs/baselines/resnet18-w16_1xb128-3e_fashionmnist.py',
-        '2', '--work-dir', str(work_dir), '--cfg-options', 'env_cfg.dist_cfg.backend=gloo',
+        '2', '--work-dir', str(work_dir), '--cfg-options',
         'train_cfg.max_epochs=1', 'train_dataloader.batch_size=8',
         'train_dataloader.dataset.indices=64', f'train_dataloader.dataset.data_root={tiny_fashion_mnist}',
         f'val_dataloader.dataset.data_root={tiny_fashion_mnist}',

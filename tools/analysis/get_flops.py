@@ -47,7 +47,9 @@ def complexity(cfg, height: int, width: int) -> dict:
     scope = cfg.get('default_scope', 'mmpretrain')
     init_default_scope(scope)
     model = mmengine.registry.MODELS.build(cfg.model).eval()
-    in_channels = len(cfg.model.get('data_preprocessor', {}).get('mean', [0, 0, 0]))
+    # mmpretrain configs keep the preprocessor at top level; mmdet/mmseg inside the model
+    preprocessor = cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor') or {}
+    in_channels = len(preprocessor.get('mean', [0, 0, 0]))
     wrapped = _TensorForward(model, dummy_data_samples(scope, height, width))
     inputs = torch.rand(1, in_channels, height, width)
     with torch.no_grad():
