@@ -1,0 +1,153 @@
+"""Zen-score of any backbone config (training-free expressivity proxy of Zen-NAS).
+
+    python tools/analysis/zen_score.py CONFIG [--shape H W] [--in-channels C]
+        [--batch-size 16] [--repeat 32] [--mixup-gamma 1e-2] [--seed 0] [--cfg-options ...]
+
+From "Zen-NAS: A Zero-Shot NAS for High-Performance Deep Image Recognition" (Lin et al.,
+arXiv:2102.01063). With all weights drawn from N(0, 1) (norm layers reset to identity affine),
+for Gaussian images x and perturbation eps,
+
+    Zen = log E_x || f(x) - f(x + gamma * eps) ||_1  +  sum_i log sigma_i,
+
+where f is the backbone's last pre-pooling feature map and sigma_i is the standard deviation
+measured by the i-th BatchNorm (square root of its per-channel batch variances averaged over
+channels), which undoes the re-scaling BN applies. The score is averaged over ``--repeat``
+random initialisations. As in the paper, sigma_i is the batch statistic of the forward on x;
+the official code reads it from BN running averages instead (a momentum-blended value).
+"""
+import argparse
+import math
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.config import DictAction
+from mmengine.registry import init_default_scope
+from torch.nn.modules.batchnorm import _BatchNorm
+
+import mmext  # noqa: F401
+from mmext.utils import load_config
+
+
+def gaussian_init_(model: nn.Module) -> None:
+    """Zen-NAS initialisation: N(0, 1) weights, zero biases, identity norm layers."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
+                nn.init.normal_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)):
+                if m.weight is not None:
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
+
+
+def _last_output(out) -> torch.Tensor:
+    while isinstance(out, (tuple, list)):
+        out = out[-1]
+    return out
+
+
+def zen_score(model: nn.Module,
+              input_shape: Sequence[int],
+              batch_size: int = 16,
+              repeat: int = 32,
+              mixup_gamma: float = 1e-2,
+              generator: Optional[torch.Generator] = None) -> Dict[str, float]:
+    """Zen-score of ``model`` (a backbone returning a feature map or a tuple of them).
+
+    Args:
+        model (nn.Module): The network; its weights are overwritten.
+        input_shape (Sequence[int]): ``(C, H, W)`` of one input.
+        batch_size (int): Gaussian images per repeat. Defaults to 16.
+        repeat (int): Random initialisations averaged. Defaults to 32.
+        mixup_gamma (float): Perturbation scale gamma. Defaults to 1e-2.
+        generator (torch.Generator, optional): Random source. Defaults to None.
+
+    Returns:
+        dict: ``zen_score`` (mean), ``std`` and ``scores`` (one per repeat).
+    """
+    if batch_size < 2:
+        raise ValueError(f'"batch_size" must be >= 2 (BN batch statistics), got {batch_size}')
+    if repeat < 1:
+        raise ValueError(f'"repeat" must be >= 1, got {repeat}')
+    device = next(model.parameters()).device
+    bn_vars: List[torch.Tensor] = []
+
+    def hook(mod, inputs, output):
+        x = inputs[0]
+        dims = [d for d in range(x.dim()) if d != 1]
+        # biased batch variance per channel, as BN normalises with
+        bn_vars.append(x.detach().float().var(dim=dims, unbiased=False).mean())
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, _BatchNorm)]
+    # train mode: BN normalises with batch statistics, which the correction undoes
+    was_training = model.training
+    model.train()
+    # ... but no dropout / drop path: f(x) and f(x + gamma * eps) must be the same function
+    for m in model.modules():
+        if 'drop' in type(m).__name__.lower():
+            m.eval()
+    scores = []
+    try:
+        with torch.no_grad():
+            for _ in range(repeat):
+                gaussian_init_(model)
+                x = torch.randn(batch_size, *input_shape, generator=generator).to(device)
+                eps = torch.randn(batch_size, *input_shape, generator=generator).to(device)
+                bn_vars.clear()
+                out = _last_output(model(x)).float()
+                log_sigma = sum(0.5 * torch.log(v).item() for v in bn_vars)
+                out2 = _last_output(model(x + mixup_gamma * eps)).float()
+                delta = (out - out2).abs().flatten(1).sum(1).mean().item()
+                scores.append(math.log(delta) + log_sigma)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    mean = sum(scores) / len(scores)
+    std = (sum((s - mean)**2 for s in scores) / len(scores))**0.5
+    return dict(zen_score=mean, std=std, scores=scores)
+
+
+def build_backbone(cfg) -> nn.Module:
+    """The config's ``model.backbone`` (or the model itself when it has no backbone)."""
+    import mmengine.registry
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    model_cfg = cfg.model.get('backbone', cfg.model)
+    return mmengine.registry.MODELS.build(model_cfg)
+
+
+def main(argv=None) -> Dict[str, float]:
+    parser = argparse.ArgumentParser(description='Zen-score (Zen-NAS) of a config backbone')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--shape', type=int, nargs='+', default=[224, 224], help='input H W')
+    parser.add_argument('--in-channels', type=int, default=None,
+                        help='input channels (default: backbone in_channels or 3)')
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--repeat', type=int, default=32)
+    parser.add_argument('--mixup-gamma', type=float, default=1e-2)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs')
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    height, width = (args.shape * 2)[:2]
+    in_channels = args.in_channels or cfg.model.get('backbone', cfg.model).get('in_channels', 3)
+    torch.manual_seed(args.seed)
+    model = build_backbone(cfg)
+    gen = torch.Generator().manual_seed(args.seed)
+    result = zen_score(model, (in_channels, height, width), args.batch_size, args.repeat,
+                       args.mixup_gamma, gen)
+    n = sum(p.numel() for p in model.parameters())
+    print('| config | input | backbone params | Zen-score (mean +- std) |\n'
+          '| --- | --- | --- | --- |\n'
+          f'| {args.config} | {in_channels}x{height}x{width} | {n / 1e6:.2f} M | '
+          f'{result["zen_score"]:.2f} +- {result["std"]:.2f} |')
+    return result
+
+
+if __name__ == '__main__':
+    main()
