@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import BaseDataset
+from mmengine.hooks import Hook
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+
+import mmext  # noqa: F401
+from mmext.engine.hooks import KCDHook
+
+init_default_scope('mmpretrain')
+from mmpretrain.datasets.transforms import PackInputs  # noqa: E402
+
+NUM = 40
+
+
+class TinyDataset(BaseDataset):
+    """40 random 8x8 grey images, 4 classes; ``sample_idx`` is added by BaseDataset."""
+
+    def load_data_list(self):
+        rng = np.random.default_rng(0)
+        return [dict(img=(rng.random((8, 8, 1)) * 255).astype(np.float32), gt_label=i % 4)
+                for i in range(NUM)]
+
+
+class Recorder(Hook):
+    priority = 'LOW'  # after KCDHook (NORMAL)
+
+    def __init__(self):
+        self.seen, self.epochs, self.start = {}, [], None
+
+    def before_train(self, runner):
+        kcd = next(h for h in runner.hooks if isinstance(h, KCDHook))
+        self.start = dict(kept=runner.train_dataloader.sampler.kept_indices.copy(),
+                          entropy_sum=kcd.entropy_sum.clone())
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.seen.setdefault(runner.epoch, []).extend(
+            int(ds.sample_idx) for ds in data_batch['data_samples'])
+
+    def after_train_epoch(self, runner):
+        kcd = next(h for h in runner.hooks if isinstance(h, KCDHook))
+        self.epochs.append(dict(value=kcd.knowledge_value(),
+                                kept=runner.train_dataloader.sampler.kept_indices.copy(),
+                                count=kcd.count.clone()))
+
+
+def make_runner(work_dir, max_epochs, recorder, **kwargs):
+    model = dict(
+        type='ImageClassifier',
+        data_preprocessor=dict(num_classes=4, mean=[127.5], std=[64.0], to_rgb=False),
+        backbone=dict(type='ResNet_CIFAR', depth=18, in_channels=1, base_channels=4,
+                      out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=4, in_channels=32,
+                  loss=dict(type='CrossEntropyLoss')))
+    return Runner(
+        model=model, work_dir=str(work_dir),
+        train_dataloader=dict(
+            batch_size=8, num_workers=0,
+            dataset=TinyDataset(pipeline=[PackInputs()]),
+            sampler=dict(type='mmext.KCDSampler', shuffle=True, seed=0)),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05)),
+        custom_hooks=[KCDHook(period=1, step=0.25, floor=0.5), recorder],
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+        default_scope='mmpretrain', log_level='WARNING', randomness=dict(seed=0), **kwargs)
+
+
+def test_condensation_schedule(tmp_path):
+    recorder = Recorder()
+    make_runner(tmp_path, 4, recorder).train()
+    # 40 -> 30 (drop 25% of the full set) -> 20 (floor 50%) -> 20; never after the last epoch
+    assert [len(e['kept']) for e in recorder.epochs] == [30, 20, 20, 20]
+    first = recorder.epochs[0]
+    # the kept samples are those of highest mean entropy
+    order = torch.argsort(first['value'], descending=True, stable=True)[:30]
+    assert sorted(order.tolist()) == first['kept'].tolist()
+    assert first['value'][first['kept']].min() >= np.delete(
+        first['value'].numpy(), first['kept']).max()
+    assert (first['count'] == 1).all()  # every sample seen once in epoch 1
+    assert sorted(recorder.seen[0]) == list(range(NUM))
+    assert sorted(recorder.seen[1]) == recorder.epochs[0]['kept'].tolist()
+    assert set(recorder.seen[2]) == set(recorder.epochs[1]['kept'].tolist())
+    assert len(recorder.seen[2]) == 20
+
+
+def test_resume_restores_kept_set(tmp_path):
+    first = Recorder()
+    make_runner(tmp_path, 2, first).train()
+    ckpt = torch.load(tmp_path / 'epoch_2.pth', map_location='cpu', weights_only=False)
+    assert ckpt['kcd']['kept'].tolist() == first.epochs[1]['kept'].tolist()
+
+    resumed = Recorder()
+    make_runner(tmp_path, 3, resumed, resume=True,
+                load_from=str(tmp_path / 'epoch_2.pth')).train()
+    assert resumed.start['kept'].tolist() == first.epochs[1]['kept'].tolist()
+    assert torch.equal(resumed.start['entropy_sum'], ckpt['kcd']['entropy_sum'])
+    assert set(resumed.seen[2]) == set(first.epochs[1]['kept'].tolist())
+
+
+def test_errors(tmp_path):
+    with pytest.raises(ValueError, match='floor'):
+        KCDHook(floor=0)
+    with pytest.raises(ValueError, match='period'):
+        KCDHook(period=0)
+    runner = make_runner(tmp_path, 1, Recorder())
+    runner._train_dataloader['sampler'] = dict(type='DefaultSampler', shuffle=True)
+    with pytest.raises(TypeError, match='mmext.KCDSampler'):
+        runner.train()

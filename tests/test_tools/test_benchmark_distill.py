@@ -1,0 +1,20 @@
+import pytest
+
+
+def test_benchmark_prints_three_timings(load_tool, fashion_mnist_root, capsys):
+    tool = load_tool('analysis/benchmark_distill.py')
+    results = tool.main([
+        'configs/mgd/mgd_resnet18-w16-w8_1xb128-1e_fashionmnist.py', '--random-teacher',
+        '--iters', '1', '--warmup', '1', '--rounds', '1', '--batch-size', '4', '--device', 'cpu'
+    ])
+    out = capsys.readouterr().out
+    assert 'device: CPU' in out and 'distill / (student + teacher)' in out
+    assert all(results[k] > 0 for k in ('student', 'teacher', 'distill'))
+    assert results['ratio'] == pytest.approx(
+        results['distill'] / (results['student'] + results['teacher']))
+
+
+def test_benchmark_needs_a_teacher(load_tool):
+    tool = load_tool('analysis/benchmark_distill.py')
+    with pytest.raises(ValueError, match='no teacher'):
+        tool.main(['configs/nkd/tf-nkd_resnet18-w8_1xb128-1e_fashionmnist.py', '--iters', '1'])

@@ -1,0 +1,141 @@
+"""Time a distillation step against the student alone and the teacher's forward alone.
+
+    python tools/analysis/benchmark_distill.py CONFIG [--iters 10] [--warmup 2] [--batch-size N]
+                                               [--device cpu|cuda] [--random-teacher]
+
+CONFIG is an ``mmext.Distiller`` config. One batch of its training dataloader is reused for
+every step. Printed: the device, the time of (1) a student training step (forward + loss +
+backward + SGD step), (2) a teacher forward (eval, no_grad, as run by the distiller), (3) a
+distillation training step, and the ratio ``distill / (student + teacher)`` (goal <= 1.15).
+The three are timed in interleaved rounds and each reported as its median over the rounds, so
+that a load change on a shared machine hits all three alike.
+"""
+import statistics
+import argparse
+import copy
+import time
+from typing import Callable, Dict
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import mmext  # noqa: F401  (registers mmext parts)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Benchmark a distillation step')
+    parser.add_argument('config', help='mmext.Distiller config')
+    parser.add_argument('--iters', type=int, default=10, help='timed iterations per round')
+    parser.add_argument('--rounds', type=int, default=3, help='interleaved timing rounds')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
+    parser.add_argument('--batch-size', type=int, help='override the train batch size')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument(
+        '--random-teacher', action='store_true',
+        help='skip teacher_ckpt and keep random teacher weights (timing only)')
+    return parser.parse_args(argv)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_it(fn: Callable[[], None], iters: int, warmup: int, device: torch.device) -> float:
+    """Mean seconds per call of ``fn`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    _sync(device)
+    return (time.perf_counter() - start) / iters
+
+
+def train_step_fn(model: torch.nn.Module, data: Dict, forward: Callable) -> Callable[[], None]:
+    """A training step (forward, loss sum, backward, SGD step) of ``model`` on ``data``."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.SGD(params, lr=1e-4)
+
+    def step() -> None:
+        losses = forward(data)
+        loss = sum(v.sum() if isinstance(v, torch.Tensor) else sum(x.sum() for x in v)
+                   for k, v in losses.items() if 'loss' in k)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+
+    return step
+
+
+def benchmark(cfg: Config, iters: int, warmup: int, device: str,
+              rounds: int = 3) -> Dict[str, float]:
+    """Build the distiller of ``cfg`` and time the three steps."""
+    from mmengine.registry import DATA_SAMPLERS, DATASETS, FUNCTIONS, MODELS
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    device = torch.device(device)
+    model = MODELS.build(cfg.model).to(device)
+    model.train()
+    if model.teacher is None:
+        raise ValueError('the config has no teacher: nothing to compare with')
+
+    loader_cfg = copy.deepcopy(cfg.train_dataloader)
+    dataset = DATASETS.build(loader_cfg.dataset)
+    sampler = DATA_SAMPLERS.build(dict(type='DefaultSampler', shuffle=False), default_args=dict(
+        dataset=dataset))
+    collate = FUNCTIONS.get(loader_cfg.get('collate_fn', {}).get('type', 'pseudo_collate'))
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=loader_cfg.batch_size, sampler=sampler, collate_fn=collate)
+    data = model.data_preprocessor(next(iter(loader)), True)
+
+    def student_loss(d):
+        return model.student.loss(d['inputs'], d['data_samples'])
+
+    def distill_loss(d):
+        return model.loss(d['inputs'], d['data_samples'])
+
+    def teacher_forward():
+        model._teacher_records(data['inputs'])
+
+    fns = dict(
+        student=train_step_fn(model.student, data, student_loss),
+        teacher=teacher_forward,
+        distill=train_step_fn(model, data, distill_loss))
+    times = {k: [] for k in fns}
+    for r in range(rounds):
+        for name, fn in fns.items():
+            times[name].append(time_it(fn, iters, warmup if r == 0 else 0, device))
+    results = {k: statistics.median(v) for k, v in times.items()}
+    results['ratio'] = results['distill'] / (results['student'] + results['teacher'])
+    return results
+
+
+def describe_device(device: str) -> str:
+    if device.startswith('cuda'):
+        return torch.cuda.get_device_name(torch.device(device))
+    return f'CPU ({torch.get_num_threads()} threads)'
+
+
+def main(argv=None) -> Dict[str, float]:
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.random_teacher:
+        cfg.model.teacher_ckpt = None
+        cfg.model.allow_untrained_teacher = True
+    if args.batch_size:
+        cfg.train_dataloader.batch_size = args.batch_size
+    results = benchmark(cfg, args.iters, args.warmup, args.device, args.rounds)
+    print(f'device: {describe_device(args.device)}; batch size '
+          f'{cfg.train_dataloader.batch_size}; median of {args.rounds} rounds x {args.iters} '
+          'iterations')
+    print(f'student train step : {results["student"] * 1e3:9.1f} ms')
+    print(f'teacher forward    : {results["teacher"] * 1e3:9.1f} ms')
+    print(f'distill train step : {results["distill"] * 1e3:9.1f} ms')
+    print(f'distill / (student + teacher) = {results["ratio"]:.3f} (goal <= 1.15)')
+    return results
+
+
+if __name__ == '__main__':
+    main()
