@@ -1,0 +1,310 @@
+# Copyright (c) mmext contributors. All rights reserved.
+"""Time and peak memory of mmext attention kernels against simple references.
+
+Every case runs forward + backward of ``ours`` and of a baseline on the same random inputs
+and prints a markdown table: median time per forward+backward and peak memory, on CPU and on
+CUDA when available (the device is a column).
+
+Peak memory:
+- CUDA: ``torch.cuda.max_memory_allocated`` during one forward+backward, minus the memory
+  allocated before it (the inputs).
+- CPU: there is no allocator statistic, so each measurement runs in a fresh subprocess
+  (``MALLOC_MMAP_THRESHOLD_`` fixed so glibc hands large blocks back to the OS), resets the
+  kernel's peak-RSS mark after imports, input creation and one warm-up pass
+  (``/proc/self/clear_refs``) and reports peak RSS (``VmHWM``) minus the resident size at that
+  moment (Linux only).
+
+Add a case by appending a :class:`Case` to ``CASES`` (the ELSA helper adds ``elsa`` here
+with ``elsa_reference`` from tests/test_models/test_layers/test_elsa.py).
+
+Usage::
+
+    python tools/analysis/benchmark_attention.py                 # all cases
+    python tools/analysis/benchmark_attention.py --cases msda-56 --repeat 5 --device cpu
+    python tools/analysis/benchmark_attention.py --complexity    # params / FLOPs of the models
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Sequence
+
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # the references live in the test modules
+
+from mmext.models.layers.elsa import elsa_aggregate  # noqa: E402
+from mmext.models.layers.knn_attention import knn_attention  # noqa: E402
+from mmext.models.layers.msda import multi_scale_dilated_attention  # noqa: E402
+from tests.test_models.test_layers.test_elsa import elsa_reference  # noqa: E402
+from tests.test_models.test_layers.test_msda import msda_reference  # noqa: E402
+
+
+@dataclass
+class Case:
+    """One benchmark row pair.
+
+    Args:
+        name (str): Case id used by ``--cases``.
+        tokens (str): Token grid of the case, e.g. ``'56x56'``.
+        make_inputs (Callable): ``(device) -> tuple of tensors`` (they get ``requires_grad``).
+        ours (Callable): mmext implementation, called with the inputs.
+        baseline (Callable): The reference / baseline, called with the inputs.
+        baseline_name (str): How the baseline is named in the table.
+    """
+    name: str
+    tokens: str
+    make_inputs: Callable
+    ours: Callable
+    baseline: Callable
+    baseline_name: str
+
+
+def _randn(*shape: int) -> Callable:
+    """Factory of three same-shape random tensors (q, k, v) on a device."""
+
+    def make(device: str):
+        gen = torch.Generator().manual_seed(0)
+        return tuple(torch.randn(shape, generator=gen).to(device) for _ in range(3))
+
+    return make
+
+
+def _msda(q, k, v):
+    return multi_scale_dilated_attention(q, k, v, 3, (1, 2, 3))
+
+
+def _msda_ref(q, k, v):
+    return msda_reference(q, k, v, 3, (1, 2, 3))
+
+
+def _knn_half(q, k, v):
+    return knn_attention(q, k, v, topk=0.5)
+
+
+def _knn_100(q, k, v):
+    return knn_attention(q, k, v, topk=100)
+
+
+def _dense(q, k, v):
+    return F.scaled_dot_product_attention(q, k, v)
+
+
+def _elsa_inputs(B: int, G: int, Cg: int, H: int, W: int, k: int) -> Callable:
+    """Factory of ELSA inputs: values (B, G, Cg, H, W), attention (B, G, k*k, H, W) and the
+    additive ghost head (G, Cg, k*k) on a device."""
+
+    def make(device: str):
+        gen = torch.Generator().manual_seed(0)
+        v = torch.randn(B, G, Cg, H, W, generator=gen)
+        attn = torch.randn(B, G, k * k, H, W, generator=gen).softmax(2)
+        ghost_add = torch.randn(G, Cg, k * k, generator=gen) * .02
+        return v.to(device), attn.to(device), ghost_add.to(device)
+
+    return make
+
+
+def _elsa(v, attn, ghost_add):
+    return elsa_aggregate(v, attn, None, ghost_add, kernel_size=7)
+
+
+def _elsa_ref(v, attn, ghost_add):
+    return elsa_reference(v, attn, None, ghost_add, kernel_size=7)
+
+
+# Shapes are the 224x224 models' stages: DilateFormer-T stage 1 (72 ch, 3 heads of 24 at
+# 56x56) and stage 2 (144 ch, 6 heads at 28x28); KVT/DeiT-S (6 heads of 64) at its own 197
+# tokens with the official k=100, and at the 28x28 / 56x56 grids with k = N / 2.
+CASES: List[Case] = [
+    Case('msda-56', '56x56', _randn(8, 3, 24, 56, 56), _msda, _msda_ref, 'unfold reference'),
+    Case('msda-28', '28x28', _randn(8, 6, 24, 28, 28), _msda, _msda_ref, 'unfold reference'),
+    Case('knn-197', '14x14+cls, k=100', _randn(8, 6, 197, 64), _knn_100, _dense, 'dense SDPA'),
+    Case('knn-28', '28x28, k=N/2', _randn(2, 6, 784, 64), _knn_half, _dense, 'dense SDPA'),
+    Case('knn-56', '56x56, k=N/2', _randn(1, 3, 3136, 64), _knn_half, _dense, 'dense SDPA'),
+    # ELSA-Swin-T stage 1: 96 channels in 3 heads of 32 at 56x56, 7x7 neighbourhood, additive
+    # ghost head (lam=0, gamma=1 as in ELSA-Swin)
+    Case('elsa-56', '56x56, k=7', _elsa_inputs(8, 3, 32, 56, 56, 7), _elsa, _elsa_ref,
+         'unfold reference'),
+]
+
+
+def _fwd_bwd(fn: Callable, inputs: Sequence[torch.Tensor]) -> None:
+    out = fn(*inputs)
+    out.backward(torch.ones_like(out))
+
+
+def _leaf_inputs(case: Case, device: str):
+    return tuple(t.requires_grad_() for t in case.make_inputs(device))
+
+
+def time_ms(fn: Callable, case: Case, device: str, repeat: int) -> float:
+    """Median wall time of one forward+backward in milliseconds (after one warm-up)."""
+    inputs = _leaf_inputs(case, device)
+    times = []
+    for i in range(repeat + 1):
+        for t in inputs:
+            t.grad = None
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        _fwd_bwd(fn, inputs)
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        if i > 0:
+            times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def _status_kib(key: str) -> int:
+    with open('/proc/self/status') as f:
+        line = next(line for line in f if line.startswith(key + ':'))
+    return int(line.split()[1])
+
+
+def peak_mib(which: str, case: Case, device: str) -> float:
+    """Peak memory of one forward+backward in MiB (see the module docstring)."""
+    if device == 'cuda':
+        inputs = _leaf_inputs(case, device)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        _fwd_bwd(getattr(case, which), inputs)
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536', MALLOC_TRIM_THRESHOLD_='65536')
+    out = subprocess.run(
+        [sys.executable, __file__, '--_rss-child', case.name, which],
+        env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])['mib']
+
+
+def _rss_child(name: str, which: str) -> None:
+    case = next(c for c in CASES if c.name == name)
+    inputs = _leaf_inputs(case, 'cpu')
+    # One untimed pass first, so that one-time kernel / library initialisation is not counted.
+    _fwd_bwd(getattr(case, which), inputs)
+    for t in inputs:
+        t.grad = None
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # reset the peak RSS mark (VmHWM) to the current RSS
+    before = _status_kib('VmRSS')
+    _fwd_bwd(getattr(case, which), inputs)
+    peak = _status_kib('VmHWM')
+    print(json.dumps({'mib': max(peak - before, 0) / 1024}))
+
+
+def run_benchmark(cases: Sequence[Case], devices: Sequence[str], repeat: int) -> str:
+    rows = [
+        '| case | tokens | device | ours ms | baseline | baseline ms | time ratio (ours / '
+        'baseline) | ours peak MiB | baseline peak MiB | memory ratio |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
+    ]
+    for device in devices:
+        for case in cases:
+            t_ours = time_ms(case.ours, case, device, repeat)
+            t_base = time_ms(case.baseline, case, device, repeat)
+            m_ours = peak_mib('ours', case, device)
+            m_base = peak_mib('baseline', case, device)
+            rows.append(f'| {case.name} | {case.tokens} | {device} | {t_ours:.1f} | '
+                        f'{case.baseline_name} | {t_base:.1f} | {t_ours / t_base:.2f} | '
+                        f'{m_ours:.1f} | {m_base:.1f} | {m_ours / max(m_base, 1e-9):.2f} |')
+            print(rows[-1], flush=True)
+    return '\n'.join(rows)
+
+
+def model_complexity() -> str:
+    """Params and FLOPs (224x224, 1000-class head) of the DilateFormer and KVT variants.
+
+    FLOPs are mmengine ``FlopAnalyzer`` counts (one multiply-add = one FLOP, as fvcore) with
+    two additions it cannot see by itself: ``aten::scaled_dot_product_attention`` (QK^T and AV
+    matmuls) and the MSDA neighbourhood products (``2 * H * W * C * k^2`` per layer, done with
+    element-wise ops), counted by a forward hook.
+    """
+    import numpy as np
+    from mmengine.analysis import FlopAnalyzer
+    from mmengine.analysis.jit_handles import get_shape
+
+    from mmext.models.backbones import KVT, DilateFormer
+    from mmext.models.layers.msda import MultiScaleDilatedAttention
+
+    def sdpa_flops(inputs, outputs):
+        q, k, v = (get_shape(x) for x in inputs[:3])
+        return int(np.prod(q[:-1]) * k[-2] * (q[-1] + v[-1]))
+
+    class WithHead(torch.nn.Module):
+
+        def __init__(self, backbone, dims, pool):
+            super().__init__()
+            self.backbone, self.pool = backbone, pool
+            self.head = torch.nn.Linear(dims, 1000)
+
+        def forward(self, x):
+            feat = self.backbone(x)[-1]
+            return self.head(feat.mean((2, 3)) if self.pool else feat)
+
+    models = [(f'DilateFormer-{a}', lambda a=a: DilateFormer(a), True)
+              for a in ('tiny', 'small', 'base')]
+    models += [(f'KVT-{a}', lambda a=a: KVT(a), False)
+               for a in ('deit-tiny', 'deit-small', 'deit-base')]
+    rows = ['| model | params (M) | FLOPs (G) |', '| --- | --- | --- |']
+    for name, build, pool in models:
+        backbone = build()
+        dims = backbone.channels[-1] if pool else backbone.embed_dims
+        model = WithHead(backbone, dims, pool).eval()
+        msda_flops = []
+
+        def hook(mod, inputs, output):
+            B, H, W, C = inputs[0].shape
+            msda_flops.append(2 * int(B) * int(H) * int(W) * int(C) * mod.kernel_size**2)
+
+        for m in model.modules():
+            if isinstance(m, MultiScaleDilatedAttention):
+                m.register_forward_hook(hook)
+        analyzer = FlopAnalyzer(model, torch.randn(1, 3, 224, 224))
+        analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flops)
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        flops = analyzer.total() + sum(msda_flops)
+        params = sum(p.numel() for p in model.parameters())
+        rows.append(f'| {name} | {params / 1e6:.2f} | {flops / 1e9:.2f} |')
+        print(rows[-1], flush=True)
+    return '\n'.join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--cases', nargs='+', help='case names (default: all)')
+    parser.add_argument('--device', choices=['cpu', 'cuda', 'all'], default='all',
+                        help='"all": CPU, plus CUDA when available')
+    parser.add_argument('--repeat', type=int, default=3, help='timed repetitions per cell')
+    parser.add_argument('--complexity', action='store_true',
+                        help='print params / FLOPs of the models instead')
+    parser.add_argument('--_rss-child', nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._rss_child:
+        _rss_child(*args._rss_child)
+        return
+    if args.complexity:
+        model_complexity()
+        return
+    cases = [c for c in CASES if not args.cases or c.name in args.cases]
+    if not cases:
+        parser.error(f'no case among {[c.name for c in CASES]} matches {args.cases}')
+    devices = ['cpu', 'cuda'] if args.device == 'all' else [args.device]
+    if 'cuda' in devices and not torch.cuda.is_available():
+        devices.remove('cuda')
+        if not devices:
+            parser.error('CUDA is not available')
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} CPU threads')
+    run_benchmark(cases, devices, args.repeat)
+
+
+if __name__ == '__main__':
+    main()
