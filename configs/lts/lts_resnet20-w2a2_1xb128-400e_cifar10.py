@@ -1,0 +1,41 @@
+# Mirror of the paper's CIFAR setting (arXiv:2211.08544, official readme): 2-bit (W2A2)
+# ResNet-20, 400 epochs, batch 128, SGD lr 0.1 for the weights and 1e-4 for the quantizer
+# parameters, step decay at 100/200/300, LTS with warm-up 80 epochs, 'linear-growth', distance EMA
+# 0.99. The official run starts from a full-precision checkpoint (load_from); set ``load_from``
+# to one trained with the same model and plain convs.
+_base_ = [
+    'mmpretrain::_base_/datasets/cifar10_bs16.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+
+model = dict(
+    type='mmext.CompressedModel',
+    model=dict(
+        type='ImageClassifier',
+        backbone=dict(type='mmext.CIFARResNet', stage_blocks=(3, 3, 3)),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=64,
+                  loss=dict(type='CrossEntropyLoss', loss_weight=1.0))),
+    replace=[
+        dict(pattern=r'backbone\.layer\d\.\d+\.(conv[12]|downsample\.0)',
+             layer=dict(type='mmext.LSQConv2d', weight_bits=2, act_bits=2)),
+    ])
+
+train_dataloader = dict(batch_size=128)
+max_epochs = 400
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),
+    paramwise_cfg=dict(custom_keys={
+        'weight_step': dict(lr_mult=1e-3, decay_mult=0.0),
+        'act_step': dict(lr_mult=1e-3, decay_mult=0.0)
+    }))
+param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[100, 200, 300], gamma=0.1)
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=10)
+val_cfg = dict()
+test_cfg = dict()
+
+custom_hooks = [
+    dict(type='mmext.LTSHook', warmup=80, distance_ema=0.99, mode='linear-growth',
+         by_epoch=True)
+]
+custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
