@@ -1,0 +1,76 @@
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+from mmpretrain.structures import DataSample
+
+from mmext.models.heads import HashingHead
+from mmext.models.losses import HyP2Loss
+
+
+def _samples(labels):
+    return [DataSample().set_gt_label(int(l)) for l in labels]
+
+
+def test_loss_uses_tanh_codes_and_trains():
+    torch.manual_seed(0)
+    head = HashingHead(num_classes=4, in_channels=10, code_length=16, hidden_dims=12)
+    # 16 bits, 4 classes -> zeta = -0.25 (official code table)
+    assert isinstance(head.loss_module, HyP2Loss) and head.loss_module.threshold == -0.25
+    feats = (torch.randn(8, 10), )
+    labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    loss = head.loss(feats, _samples(labels))['loss']
+    ref = head.loss_module(torch.tanh(head(feats)), labels)
+    assert torch.allclose(loss, ref)
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
+    opt = torch.optim.SGD(head.parameters(), lr=0.5)
+    first = loss.item()
+    for _ in range(20):
+        opt.zero_grad()
+        loss = head.loss(feats, _samples(labels))['loss']
+        loss.backward()
+        opt.step()
+    assert loss.item() < first
+
+
+def test_predict_binary_codes():
+    head = HashingHead(num_classes=10, in_channels=6, code_length=32)
+    out = head.predict((torch.randn(3, 6), ))
+    for s in out:
+        assert s.hash_code.shape == (32, )
+        assert set(s.hash_code.unique().tolist()) <= {-1.0, 1.0}
+    assert HashingHead.binarize(torch.tensor([0., -0.5, 2.])).tolist() == [1., -1., 1.]
+
+
+def test_multilabel_gt_score():
+    head = HashingHead(num_classes=3, in_channels=4, code_length=16)
+    samples = [DataSample().set_gt_label([0, 2]).set_gt_score(torch.tensor([1., 0., 1.])),
+               DataSample().set_gt_label([1]).set_gt_score(torch.tensor([0., 1., 0.]))]
+    assert torch.isfinite(head.loss((torch.randn(2, 4), ), samples)['loss'])
+
+
+def test_in_image_classifier():
+    init_default_scope('mmpretrain')
+    model = PRETRAIN_MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='ResNet_CIFAR', depth=18, in_channels=1, stem_channels=8,
+                      base_channels=8, out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='mmext.HashingHead', num_classes=10, in_channels=64, code_length=48)))
+    x = torch.randn(4, 1, 28, 28)
+    assert torch.isfinite(model(x, _samples([0, 1, 2, 3]), mode='loss')['loss'])
+    assert model(x, _samples([0, 1, 2, 3]), mode='predict')[0].hash_code.shape == (48, )
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(code_length=1), 'code_length'),
+    (dict(loss=dict(type='mmext.HyP2Loss', code_length=32)), 'code_length'),
+    (dict(loss=dict(type='mmext.HyP2Loss', num_classes=5)), 'num_classes'),
+    (dict(code_length=20), 'threshold'),
+])
+def test_bad_config(kwargs, match):
+    cfg = dict(num_classes=10, in_channels=8, code_length=16)
+    cfg.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        HashingHead(**cfg)
