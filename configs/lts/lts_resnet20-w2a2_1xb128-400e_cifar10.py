@@ -4,18 +4,15 @@
 # 0.99. The official run starts from a full-precision checkpoint (load_from); set ``load_from``
 # to one trained with the same model and plain convs.
 _base_ = [
+    '../_base_/models/cifar-resnet20.py',
     'mmpretrain::_base_/datasets/cifar10_bs16.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
 model = dict(
+    _delete_=True,
     type='mmext.CompressedModel',
-    model=dict(
-        type='ImageClassifier',
-        backbone=dict(type='mmext.CIFARResNet', stage_blocks=(3, 3, 3)),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=64,
-                  loss=dict(type='CrossEntropyLoss', loss_weight=1.0))),
+    model={{_base_.model}},
     replace=[
         dict(pattern=r'backbone\.layer\d\.\d+\.(conv[12]|downsample\.0)',
              layer=dict(type='mmext.LSQConv2d', weight_bits=2, act_bits=2)),

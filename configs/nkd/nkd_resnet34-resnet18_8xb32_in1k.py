@@ -1,20 +1,13 @@
 # NKD (arXiv 2208.10139): ResNet-18 student, ResNet-34 teacher on ImageNet-1k, as the official
 # yzd-v/cls_KD recipe: logits distilled with NKD (temperature 1, gamma 1.5) on top of the
 # student's own cross-entropy, mmpretrain's ResNet-18 schedule (100 epochs, 8 GPUs x 32).
-_base_ = ['mmpretrain::resnet/resnet18_8xb32_in1k.py']
+_base_ = ['../_base_/distill_resnet34-resnet18_8xb32_in1k.py']
 
 model = dict(
-    _delete_=True,
-    type='mmext.Distiller',
-    student='mmpretrain::resnet/resnet18_8xb32_in1k.py',
-    teacher='mmpretrain::resnet/resnet34_8xb32_in1k.py',
-    teacher_ckpt='https://download.openmmlab.com/mmclassification/v0/resnet/'
-    'resnet34_8xb32_in1k_20210831-f257d4e6.pth',
     # a classifier's `head` returns its logits
     distill=[
         dict(name='loss_nkd', student='head', teacher='head',
              loss=dict(type='mmext.NKDLoss', temperature=1.0, gamma=1.5)),
-    ],
-    input_shape=(3, 224, 224))
+    ])
 
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)

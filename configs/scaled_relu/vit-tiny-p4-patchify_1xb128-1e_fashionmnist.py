@@ -2,51 +2,16 @@
 # usual patchify stem (4x4 patches -> 7x7 tokens), AdamW, 1 epoch from scratch on the first 20k
 # training images (to fit the shared 2-core CPU), no batch mixing.
 _base_ = [
+    '../_base_/models/vit-tiny-p4_fashionmnist.py',
     '../_base_/datasets/fashion_mnist.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/schedules/adamw-1e_fashionmnist.py',
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='VisionTransformer',
-        arch=dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128),
-        img_size=28,
-        patch_size=4,
-        in_channels=1),
-    neck=None,
-    head=dict(
-        type='VisionTransformerClsHead',
-        num_classes=10,
-        in_channels=64,
-        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')),
-    init_cfg=[
-        dict(type='TruncNormal', layer='Linear', std=.02),
-        dict(type='Constant', layer='LayerNorm', val=1., bias=0.),
-    ])
-
 train_dataloader = dict(dataset=dict(indices=20000))
-max_epochs = 1
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
-    paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        custom_keys={
-            '.cls_token': dict(decay_mult=0.0),
-            '.pos_embed': dict(decay_mult=0.0)
-        }),
-    clip_grad=dict(max_norm=5.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, eta_min=1e-5,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
-val_cfg = dict()
-test_cfg = dict()
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=100),
-    checkpoint=dict(type='CheckpointHook', interval=max_epochs))
-randomness = dict(seed=0)
+    paramwise_cfg=dict(custom_keys={
+        '.cls_token': dict(decay_mult=0.0),
+        '.pos_embed': dict(decay_mult=0.0)
+    }))
+default_hooks = dict(logger=dict(interval=100))

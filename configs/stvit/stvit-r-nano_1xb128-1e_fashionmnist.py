@@ -4,7 +4,7 @@
 # 1 epoch on the first 5k training images (shared 2-core CPU), AdamW.
 _base_ = [
     '../_base_/datasets/fashion_mnist.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/schedules/adamw-1e_fashionmnist.py',
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
@@ -36,20 +36,9 @@ train_dataloader = dict(dataset=dict(indices=5000, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-max_epochs = 1
-optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
-    clip_grad=dict(max_norm=5.0))
+# a 10-iteration warm-up instead of the shared 50: 5k images make only 40 iterations
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=10),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, eta_min=1e-5,
-         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end={{_base_.max_epochs}},
+         eta_min=1e-5, convert_to_iter_based=True),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
-val_cfg = dict()
-test_cfg = dict()
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=max_epochs))
-randomness = dict(seed=0)

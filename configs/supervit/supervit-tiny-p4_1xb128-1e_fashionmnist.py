@@ -5,7 +5,7 @@
 # distillation). 1 epoch on the first 20k training images, AdamW.
 _base_ = [
     '../_base_/datasets/fashion_mnist.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/schedules/adamw-1e_fashionmnist.py',
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
@@ -30,26 +30,8 @@ model = dict(
     test_setting=(7, 1.0))
 
 train_dataloader = dict(dataset=dict(indices=20000))
-max_epochs = 1
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
-    paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        custom_keys={
-            '.cls_token': dict(decay_mult=0.0),
-            '.pos_embeds': dict(decay_mult=0.0)
-        }),
-    clip_grad=dict(max_norm=5.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, eta_min=1e-5,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
-val_cfg = dict()
-test_cfg = dict()
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=max_epochs))
-randomness = dict(seed=0)
+    paramwise_cfg=dict(custom_keys={
+        '.cls_token': dict(decay_mult=0.0),
+        '.pos_embeds': dict(decay_mult=0.0)
+    }))

@@ -11,9 +11,9 @@ from mmengine.model import BaseModule, ModuleList, Sequential
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import MultiheadAttention
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmext.registry import MODELS
+from ..layers.backbone_utils import FrozenStagesMixin, freeze_modules
 from ..layers.msda import MultiScaleDilatedAttention
 
 __all__ = ['DilateFormer']
@@ -101,7 +101,7 @@ class DilateFormerBlock(BaseModule):
 
 
 @MODELS.register_module()
-class DilateFormer(BaseBackbone):
+class DilateFormer(FrozenStagesMixin, BaseBackbone):
     """DilateFormer backbone.
 
     From "DilateFormer: Multi-Scale Dilated Transformer for Visual Recognition"
@@ -266,17 +266,4 @@ class DilateFormer(BaseBackbone):
             modules = [self.downsample_layers[i], self.stages[i]]
             if i in self.out_indices:
                 modules.append(getattr(self, f'norm{i}'))
-            for m in modules:
-                m.eval()
-                for param in m.parameters():
-                    param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'DilateFormer':
-        """Switch train / eval mode, keeping frozen stages and (with ``norm_eval``) BN in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+            freeze_modules(modules)

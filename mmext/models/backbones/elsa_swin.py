@@ -9,12 +9,12 @@ from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from mmcv.cnn.bricks.transformer import FFN, PatchEmbed, PatchMerging
 from mmengine.model import BaseModule, ModuleList
-from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.backbones.swin_transformer import SwinBlock
 from mmpretrain.models.utils import ShiftWindowMSA
 
 from mmext.registry import MODELS
+from ..layers.backbone_utils import FrozenStagesMixin, check_stage_args, freeze_modules
 from ..layers.elsa import ELSA
 
 __all__ = ['ELSASwin', 'ELSABlock']
@@ -119,7 +119,7 @@ class ELSASwinStage(BaseModule):
 
 
 @MODELS.register_module()
-class ELSASwin(BaseBackbone):
+class ELSASwin(FrozenStagesMixin, BaseBackbone):
     """ELSA-Swin backbone.
 
     From "ELSA: Enhanced Local Self-Attention for Vision Transformer" (arXiv 2112.12786). A Swin
@@ -216,15 +216,7 @@ class ELSASwin(BaseBackbone):
         group_width = arch.get('group_width', 8)
         self.num_stages = len(self.depths)
 
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        out_indices = [i + self.num_stages if i < 0 else i for i in out_indices]
-        for i in out_indices:
-            if not 0 <= i < self.num_stages:
-                raise ValueError(f'"out_indices" must be in [0, {self.num_stages}), got {i}')
-        if not -1 <= frozen_stages < self.num_stages:
-            raise ValueError(f'"frozen_stages" must be in [-1, {self.num_stages}), '
-                             f'got {frozen_stages}')
+        out_indices = check_stage_args(out_indices, frozen_stages, self.num_stages)
         for i in elsa_stages:
             if not 0 <= i < self.num_stages:
                 raise ValueError(f'"elsa_stages" must be in [0, {self.num_stages}), got {i}')
@@ -286,24 +278,9 @@ class ELSASwin(BaseBackbone):
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:
-            self.patch_embed.eval()
-            for param in self.patch_embed.parameters():
-                param.requires_grad = False
+            freeze_modules([self.patch_embed])
         for i in range(self.frozen_stages + 1):
             modules = [self.stages[i]]
             if i in self.out_indices:
                 modules.append(getattr(self, f'norm{i}'))
-            for m in modules:
-                m.eval()
-                for param in m.parameters():
-                    param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'ELSASwin':
-        """Switch mode while keeping frozen stages (and BN layers if ``norm_eval``) in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+            freeze_modules(modules)

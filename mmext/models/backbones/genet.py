@@ -4,16 +4,16 @@ Lin et al., "Neural Architecture Design for GPU-Efficient Networks", arXiv:2006.
 Structures follow the published ``GENet_{small,normal,large}.txt`` strings of the official
 repository idstcv/GPU-Efficient-Networks (read for the facts only).
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, build_activation_layer
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmext.registry import MODELS
+from ..layers.backbone_utils import StemStagesFinalConvMixin
 
 __all__ = ['GENet', 'GEResLayer']
 
@@ -86,7 +86,7 @@ class GEResLayer(BaseModule):
 
 
 @MODELS.register_module()
-class GENet(BaseBackbone):
+class GENet(StemStagesFinalConvMixin, BaseBackbone):
     """GENet backbone.
 
     From "Neural Architecture Design for GPU-Efficient Networks" (Lin et al., arXiv:2006.14090).
@@ -201,33 +201,3 @@ class GENet(BaseBackbone):
             channels, arch['last_channels'], 1, bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.out_channels.append(arch['last_channels'])
         self._freeze_stages()
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        outs = []
-        x = self.stem(x)
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        if self.num_outputs - 1 in self.out_indices:
-            outs.append(self.final_conv(x))
-        return tuple(outs)
-
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages < 0:
-            return
-        modules = [self.stem] + list(self.stages[:self.frozen_stages])
-        for m in modules:
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'GENet':
-        super().train(mode)
-        # Frozen stages must stay in eval mode (BN statistics) after runner.train().
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

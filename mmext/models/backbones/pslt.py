@@ -11,11 +11,11 @@ from mmcv.cnn.bricks import DropPath
 from mmcv.cnn.bricks.transformer import PatchMerging
 from mmengine.model import BaseModule, ModuleList, Sequential
 from mmengine.model.weight_init import trunc_normal_
-from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import SELayer
 
 from mmext.registry import MODELS
+from ..layers.backbone_utils import FrozenStagesMixin, check_stage_args, freeze_modules
 
 __all__ = ['PSLT', 'LadderSelfAttentionBlock', 'LadderWindowAttention']
 
@@ -359,7 +359,7 @@ class PSLTStage(BaseModule):
 
 
 @MODELS.register_module()
-class PSLT(BaseBackbone):
+class PSLT(FrozenStagesMixin, BaseBackbone):
     """PSLT backbone.
 
     From "PSLT: A Light-weight Vision Transformer with Ladder Self-Attention and Progressive
@@ -438,15 +438,7 @@ class PSLT(BaseBackbone):
             raise ValueError(f'"arch.embed_dims" must be even and 8 * embed_dims divisible by the '
                              f'3 ladder branches, got {E}')
         self.arch = deepcopy(arch)
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        out_indices = [i + self.num_stages if i < 0 else i for i in out_indices]
-        for i in out_indices:
-            if not 0 <= i < self.num_stages:
-                raise ValueError(f'"out_indices" must be in [0, {self.num_stages}), got {i}')
-        if not -1 <= frozen_stages < self.num_stages:
-            raise ValueError(f'"frozen_stages" must be in [-1, {self.num_stages}), '
-                             f'got {frozen_stages}')
+        out_indices = check_stage_args(out_indices, frozen_stages, self.num_stages)
         if stem_stride not in (1, 2):
             raise ValueError(f'"stem_stride" must be 1 or 2, got {stem_stride}')
         if window_size < 1:
@@ -510,24 +502,9 @@ class PSLT(BaseBackbone):
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:
-            self.stem.eval()
-            for param in self.stem.parameters():
-                param.requires_grad = False
+            freeze_modules([self.stem])
         for i in range(self.frozen_stages + 1):
             modules = [self.stages[i]]
             if i in self.out_indices:
                 modules.append(getattr(self, f'norm{i}'))
-            for m in modules:
-                m.eval()
-                for param in m.parameters():
-                    param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'PSLT':
-        """Switch mode while keeping frozen stages (and BN layers if ``norm_eval``) in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+            freeze_modules(modules)

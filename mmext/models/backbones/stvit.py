@@ -18,9 +18,9 @@ from mmcv.cnn.bricks.transformer import FFN, PatchMerging
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.backbones.swin_transformer import SwinBlock, SwinBlockSequence
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmext.registry import MODELS
+from ..layers.backbone_utils import FrozenStagesMixin, freeze_modules
 
 __all__ = ['STViT', 'SemanticBlock', 'SemanticTokenGeneration', 'STViTRStage']
 
@@ -67,6 +67,25 @@ def _window_reverse(x: torch.Tensor, window: int, H: int, W: int) -> torch.Tenso
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, H, W, C)
 
 
+def _build_cross_block_layers(block: nn.Module, embed_dims: int, num_heads: int,
+                              ffn_ratio: float, qkv_bias: bool, drop_path: float,
+                              layer_scale_init_value: float, norm_cfg: Dict) -> None:
+    """Give ``block`` the layers of a pre-norm cross-attention block with layer scale.
+
+    ``norm1`` / ``attn`` (queries -> keys) / ``norm2`` / ``ffn`` / ``drop_path`` and the layer
+    scales ``gamma1`` / ``gamma2`` of both residual branches: the parameters that
+    :class:`SemanticBlock` and :class:`SemanticTokenGeneration` share (their forwards differ).
+    """
+    block.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
+    block.attn = _CrossAttention(embed_dims, num_heads, qkv_bias)
+    block.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
+    block.ffn = FFN(embed_dims, int(embed_dims * ffn_ratio), act_cfg=dict(type='GELU'),
+                    add_identity=False)
+    block.drop_path = build_dropout(dict(type='DropPath', drop_prob=drop_path))
+    block.gamma1 = nn.Parameter(layer_scale_init_value * torch.ones(embed_dims))
+    block.gamma2 = nn.Parameter(layer_scale_init_value * torch.ones(embed_dims))
+
+
 class SemanticBlock(BaseModule):
     """Pre-norm transformer block whose queries attend to another token set.
 
@@ -102,14 +121,8 @@ class SemanticBlock(BaseModule):
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg)
         self.window = window
-        self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.attn = _CrossAttention(embed_dims, num_heads, qkv_bias)
-        self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.ffn = FFN(embed_dims, int(embed_dims * ffn_ratio), act_cfg=dict(type='GELU'),
-                       add_identity=False)
-        self.drop_path = build_dropout(dict(type='DropPath', drop_prob=drop_path))
-        self.gamma1 = nn.Parameter(layer_scale_init_value * torch.ones(embed_dims))
-        self.gamma2 = nn.Parameter(layer_scale_init_value * torch.ones(embed_dims))
+        _build_cross_block_layers(self, embed_dims, num_heads, ffn_ratio, qkv_bias, drop_path,
+                                  layer_scale_init_value, norm_cfg)
 
     def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None,
                 hw: Optional[Tuple[int, int]] = None) -> torch.Tensor:
@@ -172,14 +185,8 @@ class SemanticTokenGeneration(BaseModule):
         self.window = window
         self.num_semantic = num_semantic
         self.key_overlap = key_overlap
-        self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.attn = _CrossAttention(embed_dims, num_heads, qkv_bias)
-        self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.ffn = FFN(embed_dims, int(embed_dims * ffn_ratio), act_cfg=dict(type='GELU'),
-                       add_identity=False)
-        self.drop_path = build_dropout(dict(type='DropPath', drop_prob=drop_path))
-        self.gamma1 = nn.Parameter(layer_scale_init_value * torch.ones(embed_dims))
-        self.gamma2 = nn.Parameter(layer_scale_init_value * torch.ones(embed_dims))
+        _build_cross_block_layers(self, embed_dims, num_heads, ffn_ratio, qkv_bias, drop_path,
+                                  layer_scale_init_value, norm_cfg)
 
     def _key_index(self, size: int, device: torch.device) -> torch.Tensor:
         """Row (or column) indices (num_windows, k) of the evenly spread key windows."""
@@ -302,7 +309,7 @@ class STViTRStage(BaseModule):
 
 
 @MODELS.register_module()
-class STViT(BaseBackbone):
+class STViT(FrozenStagesMixin, BaseBackbone):
     """STViT-R backbone: Swin Transformer with semantic tokens and recovery.
 
     From "Making Vision Transformers Efficient from A Token Sparsification View"
@@ -446,16 +453,4 @@ class STViT(BaseBackbone):
         modules = [self.patch_embed] + list(self.stages[:self.frozen_stages])
         modules += [getattr(self, f'norm{i}') for i in self.out_indices
                     if i < self.frozen_stages]
-        for m in modules:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'STViT':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+        freeze_modules(modules)

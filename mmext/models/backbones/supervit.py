@@ -18,6 +18,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmext.registry import MODELS
+from ..layers.backbone_utils import freeze_modules
 
 __all__ = ['SuperViT', 'SuperViTBlock', 'select_tokens_by_cls_attention']
 
@@ -288,10 +289,7 @@ class SuperViT(BaseBackbone):
         self.patch_embed.eval()
         for p in [self.cls_token, *self.pos_embeds, *self.patch_embed.parameters()]:
             p.requires_grad = False
-        for layer in self.layers[:self.frozen_stages]:
-            layer.eval()
-            for p in layer.parameters():
-                p.requires_grad = False
+        freeze_modules(self.layers[:self.frozen_stages])
         if self.frozen_stages == self.num_layers:
             for p in self.ln1.parameters():
                 p.requires_grad = False

@@ -6,16 +6,16 @@ squeeze-excitation are transcribed from the structure strings of the official re
 idstcv/ZenNAS (``ZenNet/zennet_imagenet1k_flops*_res224.txt``); published sizes with the
 2048 -> 1000 fc: 5.7M / 7.1M / 19.4M parameters, 410M / 611M / 934M FLOPs at 224x224.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmext.registry import MODELS
+from ..layers.backbone_utils import StemStagesFinalConvMixin
 
 __all__ = ['ZenNet', 'ZenResUnit', 'make_divisible_round']
 
@@ -97,7 +97,7 @@ class ZenResUnit(BaseModule):
 
 
 @MODELS.register_module()
-class ZenNet(BaseBackbone):
+class ZenNet(StemStagesFinalConvMixin, BaseBackbone):
     """ZenNet backbone (architectures found by Zen-NAS).
 
     From "Zen-NAS: A Zero-Shot NAS for High-Performance Deep Image Recognition" (Lin et al.,
@@ -203,31 +203,3 @@ class ZenNet(BaseBackbone):
         self.final_conv = ConvModule(c, arch['last_channels'], 1, bias=False, norm_cfg=bn)
         self.out_channels.append(arch['last_channels'])
         self._freeze_stages()
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        x = self.stem(x)
-        outs = []
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        if self.num_outputs - 1 in self.out_indices:
-            outs.append(self.final_conv(x))
-        return tuple(outs)
-
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages < 0:
-            return
-        for m in [self.stem] + list(self.stages[:self.frozen_stages]):
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'ZenNet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

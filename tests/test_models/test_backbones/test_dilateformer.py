@@ -10,6 +10,9 @@ import mmext  # noqa: F401
 from mmext.models.backbones.dilateformer import DilateFormer
 from mmext.models.layers.msda import MultiScaleDilatedAttention
 
+# sibling module of this file (pytest puts this folder on sys.path)
+from _backbone_checks import check_pretrained_with_prefix, run_train_steps
+
 REPO = Path(__file__).parents[3]
 SMALL = dict(embed_dims=12, depths=[1, 1, 1, 1], num_heads=[3, 3, 6, 6])
 
@@ -30,18 +33,11 @@ def test_train_steps_and_gradients_reach_every_parameter():
     backbone = DilateFormer(SMALL, in_channels=1, drop_path_rate=0.1)
     backbone.init_weights()
     head = nn.Linear(96, 10)
-    params = list(backbone.parameters()) + list(head.parameters())
-    opt = torch.optim.AdamW(params, lr=1e-3)
     x, y = torch.randn(4, 1, 32, 32), torch.randint(0, 10, (4, ))
     before = [p.detach().clone() for p in backbone.parameters()]
-    for step in range(3):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(head(backbone(x)[-1].mean((2, 3))), y)
-        loss.backward()
-        if step == 0:
-            for name, p in backbone.named_parameters():
-                assert p.grad is not None and p.grad.abs().sum() > 0, name
-        opt.step()
+    loss = run_train_steps(
+        backbone, lambda: nn.functional.cross_entropy(head(backbone(x)[-1].mean((2, 3))), y),
+        extra_params=head.parameters())[-1]
     assert torch.isfinite(loss)
     assert all(not torch.equal(a, b) for a, b in zip(before, backbone.parameters()))
 
@@ -66,16 +62,8 @@ def test_frozen_stages_and_norm_eval():
 
 
 def test_pretrained_with_prefix(tmp_path):
-    src = DilateFormer(SMALL)
-    ckpt = tmp_path / 'cls.pth'
-    state = {f'backbone.{k}': v for k, v in src.state_dict().items()}
-    state['head.fc.weight'] = torch.zeros(10, 96)
-    torch.save({'state_dict': state}, ckpt)
-    dst = DilateFormer(
-        SMALL, init_cfg=dict(type='Pretrained', checkpoint=str(ckpt), prefix='backbone.'))
-    dst.init_weights()
-    for (k, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
-        assert torch.equal(a, b), k
+    check_pretrained_with_prefix(lambda **kw: DilateFormer(SMALL, **kw), tmp_path,
+                                 extra_state={'head.fc.weight': torch.zeros(10, 96)})
 
 
 @pytest.mark.parametrize('kwargs,match', [

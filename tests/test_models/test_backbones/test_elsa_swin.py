@@ -4,13 +4,15 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.analysis import FlopAnalyzer
-from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
 import mmext  # noqa: F401
 from mmext.models.backbones.elsa_swin import ELSABlock, ELSASwin
 from mmext.registry import MODELS
+
+# sibling module of this file (pytest puts this folder on sys.path)
+from _backbone_checks import (check_config_builds_and_runs, check_pretrained_with_prefix,
+                              run_train_steps)
 
 REPO = Path(__file__).resolve().parents[3]
 SMALL = dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8], group_width=4)
@@ -70,18 +72,8 @@ def test_train_steps_reach_every_parameter():
     torch.manual_seed(0)
     m = ELSASwin(SMALL, out_indices=(0, 1, 2, 3), drop_path_rate=0.1)
     m.init_weights()
-    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
     x = torch.randn(2, 3, 40, 36)
-    losses = []
-    for step in range(3):
-        loss = sum(o.square().mean() for o in m(x))
-        opt.zero_grad()
-        loss.backward()
-        if step == 0:
-            for name, p in m.named_parameters():
-                assert p.grad is not None and p.grad.abs().sum() > 0, name
-        opt.step()
-        losses.append(loss.item())
+    losses = run_train_steps(m, lambda: sum(o.square().mean() for o in m(x)))
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < losses[0]
 
@@ -106,14 +98,7 @@ def test_frozen_stages_and_norm_eval():
 
 def test_pretrained_with_prefix(tmp_path):
     torch.manual_seed(0)
-    src = ELSASwin(SMALL)
-    ckpt = tmp_path / 'cls.pth'
-    torch.save({'state_dict': {f'backbone.{k}': v for k, v in src.state_dict().items()}}, ckpt)
-    dst = ELSASwin(SMALL, init_cfg=dict(type='Pretrained', checkpoint=str(ckpt),
-                                        prefix='backbone.'))
-    dst.init_weights()
-    for (k, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
-        assert torch.equal(a, b), k
+    check_pretrained_with_prefix(lambda **kw: ELSASwin(SMALL, **kw), tmp_path)
 
 
 def test_registered_block():
@@ -140,25 +125,12 @@ CONFIGS = sorted((REPO / 'configs' / 'elsa').glob('*.py'))
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.name)
 def test_config_builds_and_runs(path):
-    cfg = Config.fromfile(str(path))
     scope = 'mmpretrain'
     if 'coco' in path.name:
         scope = 'mmdet'
     elif 'ade20k' in path.name:
         scope = 'mmseg'
-    init_default_scope(scope)
-    from mmengine.registry import MODELS as ROOT
-    model = revert_sync_batchnorm(ROOT.build(cfg.model)).eval()
-    in_ch = 1 if 'fashionmnist' in path.name else 3
-    size = 28 if 'fashionmnist' in path.name else 64
-    with torch.no_grad():
-        feats = model.extract_feat(torch.randn(1, in_ch, size, size))
-    feats = feats if isinstance(feats, (tuple, list)) else [feats]
-    assert all(torch.isfinite(f).all() for f in feats)
-    if scope == 'mmpretrain':
-        with torch.no_grad():
-            logits = model(torch.randn(1, in_ch, size, size), mode='tensor')
-        assert logits.shape[-1] == cfg.model.head.num_classes
+    check_config_builds_and_runs(path, scope)
 
 
 def test_configs_present():

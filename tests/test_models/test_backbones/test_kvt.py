@@ -10,6 +10,9 @@ import mmext  # noqa: F401
 from mmext.models.backbones.kvt import KVT
 from mmext.models.layers.knn_attention import KNNAttention
 
+# sibling module of this file (pytest puts this folder on sys.path)
+from _backbone_checks import check_pretrained_with_prefix, run_train_steps
+
 REPO = Path(__file__).parents[3]
 SMALL = dict(embed_dims=16, num_layers=3, num_heads=2, feedforward_channels=32)
 
@@ -47,17 +50,10 @@ def test_train_steps_and_gradients_reach_every_parameter():
                    attn_cfg=dict(type='mmext.KNNAttention', topk=8))
     backbone.init_weights()
     head = nn.Linear(16, 10)
-    opt = torch.optim.AdamW(list(backbone.parameters()) + list(head.parameters()), lr=1e-3)
     x, y = torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4, ))
     before = [p.detach().clone() for p in backbone.parameters()]
-    for step in range(3):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(head(backbone(x)[-1]), y)
-        loss.backward()
-        if step == 0:
-            for name, p in backbone.named_parameters():
-                assert p.grad is not None and p.grad.abs().sum() > 0, name
-        opt.step()
+    run_train_steps(backbone, lambda: nn.functional.cross_entropy(head(backbone(x)[-1]), y),
+                    extra_params=head.parameters())
     assert all(not torch.equal(a, b) for a, b in zip(before, backbone.parameters()))
 
 
@@ -79,14 +75,8 @@ def test_frozen_stages():
 
 
 def test_pretrained_with_prefix(tmp_path):
-    src = KVT(SMALL, img_size=32, patch_size=8)
-    ckpt = tmp_path / 'cls.pth'
-    torch.save({'state_dict': {f'backbone.{k}': v for k, v in src.state_dict().items()}}, ckpt)
-    dst = KVT(SMALL, img_size=32, patch_size=8,
-              init_cfg=dict(type='Pretrained', checkpoint=str(ckpt), prefix='backbone.'))
-    dst.init_weights()
-    for (k, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
-        assert torch.equal(a, b), k
+    check_pretrained_with_prefix(lambda **kw: KVT(SMALL, img_size=32, patch_size=8, **kw),
+                                 tmp_path)
 
 
 def test_bad_attn_cfg():

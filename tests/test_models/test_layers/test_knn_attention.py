@@ -8,6 +8,9 @@ from mmpretrain.models.utils import MultiheadAttention
 
 from mmext.models.layers.knn_attention import KNNAttention, knn_attention, resolve_topk
 
+# sibling module of this file (pytest puts this folder on sys.path)
+from _attention_checks import check_matches_reference
+
 
 def knn_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, topk) -> torch.Tensor:
     """Deliberately simple k-NN attention: an explicit loop builds the keep-mask per query.
@@ -43,15 +46,8 @@ def _qkv(shape, seed=0):
 def test_knn_matches_reference(N, topk):
     topk = {'N': N, 'N+5': N + 5, -1: N - 1}.get(topk, topk)
     q, k, v = _qkv((2, 3, N, 8))
-    out = knn_attention(q, k, v, topk)
-    qr, kr, vr = [t.detach().clone().requires_grad_() for t in (q, k, v)]
-    ref = knn_reference(qr, kr, vr, topk)
-    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    grad = torch.randn_like(out)
-    out.backward(grad)
-    ref.backward(grad)
-    for t, tr in zip((q, k, v), (qr, kr, vr)):
-        torch.testing.assert_close(t.grad, tr.grad, atol=1e-5, rtol=1e-5)
+    check_matches_reference(lambda *qkv: knn_attention(*qkv, topk),
+                            lambda *qkv: knn_reference(*qkv, topk), q, k, v)
 
 
 def test_k_at_least_n_is_exactly_dense():

@@ -8,6 +8,9 @@ import torch.nn.functional as F
 from mmext.models.layers.msda import (MultiScaleDilatedAttention, dilated_neighbourhood_attention,
                                       multi_scale_dilated_attention)
 
+# sibling module of this file (pytest puts this folder on sys.path)
+from _attention_checks import check_matches_reference
+
 
 def msda_reference(q: torch.Tensor,
                    k: torch.Tensor,
@@ -59,16 +62,10 @@ def _qkv(shape, seed=0, requires_grad=False):
 ])
 def test_msda_matches_unfold_reference(shape, kernel_size, dilations, padding_mode):
     q, k, v = _qkv(shape, requires_grad=True)
-    out = multi_scale_dilated_attention(q, k, v, kernel_size, dilations, padding_mode)
-    qr, kr, vr = [t.detach().clone().requires_grad_() for t in (q, k, v)]
-    ref = msda_reference(qr, kr, vr, kernel_size, dilations, padding_mode)
-    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    # Gradients of the shift-based version match the unfold one as well.
-    grad = torch.randn_like(out)
-    out.backward(grad)
-    ref.backward(grad)
-    for t, tr in zip((q, k, v), (qr, kr, vr)):
-        torch.testing.assert_close(t.grad, tr.grad, atol=1e-5, rtol=1e-5)
+    # outputs and the gradients of the shift-based version match the unfold one
+    check_matches_reference(
+        lambda *qkv: multi_scale_dilated_attention(*qkv, kernel_size, dilations, padding_mode),
+        lambda *qkv: msda_reference(*qkv, kernel_size, dilations, padding_mode), q, k, v)
 
 
 def test_padding_semantics_by_hand():

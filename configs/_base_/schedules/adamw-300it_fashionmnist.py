@@ -1,0 +1,26 @@
+# 300 iterations (0.64 epoch at batch 128) of AdamW (lr 2e-3, weight decay 0.025, none on norms,
+# biases and relative position bias tables) with a 30-iteration linear warm-up then cosine decay:
+# the short CPU schedule shared by the small window-attention backbones on Fashion-MNIST
+# (configs/pslt, configs/elsa). It includes the mmpretrain runtime because its checkpoint /
+# logging settings follow the iteration-based loop.
+_base_ = ['mmpretrain::_base_/default_runtime.py']
+
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.025),
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, custom_keys={
+        '.relative_position_bias_table': dict(decay_mult=0.0),
+    }))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
+    dict(type='CosineAnnealingLR', T_max=270, by_epoch=False, begin=30, end=300),
+]
+train_cfg = dict(by_epoch=False, max_iters=300, val_interval=300)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=128)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=300, max_keep_ckpts=1))
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0, deterministic=False)
