@@ -8,7 +8,12 @@ from mmengine.runner import load_checkpoint
 
 import mmext  # noqa: F401
 
-init_default_scope('mmpretrain')
+
+
+@pytest.fixture(autouse=True)
+def _default_scope():
+    """Other test modules switch the global default scope; these tests build mmpretrain models."""
+    init_default_scope('mmpretrain')
 from mmpretrain.registry import MODELS  # noqa: E402
 
 STUDENT = dict(

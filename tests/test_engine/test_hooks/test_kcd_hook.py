@@ -9,7 +9,12 @@ from mmengine.runner import Runner
 import mmext  # noqa: F401
 from mmext.engine.hooks import KCDHook
 
-init_default_scope('mmpretrain')
+
+
+@pytest.fixture(autouse=True)
+def _default_scope():
+    """Other test modules switch the global default scope; these tests build mmpretrain models."""
+    init_default_scope('mmpretrain')
 from mmpretrain.datasets.transforms import PackInputs  # noqa: E402
 
 NUM = 40
