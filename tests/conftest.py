@@ -13,6 +13,23 @@ def _run_from_repo_root():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    """Start every test without a default scope or visualizer, as a fresh process does.
+
+    ``init_default_scope`` (called by Runners and by tests) leaves a process-wide current scope
+    behind; without this reset, a test building through mmpretrain's registry would look names up
+    in whichever host an earlier test switched to. Tests that need a scope set it themselves.
+    mmdet/mmseg configs name their visualizer 'visualizer', so a Runner would reuse an earlier
+    test's instance and write its logs into that test's folder.
+    """
+    from mmengine.registry import DefaultScope
+    from mmengine.visualization import Visualizer
+    DefaultScope._instance_dict.clear()
+    Visualizer._instance_dict.clear()
+    yield
+
+
 def _prepared(name: str) -> Path:
     path = REPO_ROOT / 'data' / name
     if not path.is_dir():
