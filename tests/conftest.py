@@ -26,7 +26,11 @@ def _fresh_process_state():
     from mmengine.registry import DefaultScope
     from mmengine.visualization import Visualizer
     DefaultScope._instance_dict.clear()
-    Visualizer._instance_dict.clear()
+    stack = [Visualizer]  # each subclass keeps its own instances too
+    while stack:
+        cls = stack.pop()
+        cls._instance_dict.clear()
+        stack += cls.__subclasses__()
     yield
 
 
