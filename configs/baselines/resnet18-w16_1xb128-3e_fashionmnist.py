@@ -1,22 +1,12 @@
 # The main job: a narrow CIFAR-style ResNet-18 (3x3 stem, no max-pool; widths 16-128, 0.7M params)
 # trained from scratch on Fashion-MNIST for 3 epochs on CPU.
 _base_ = [
+    '../_base_/models/resnet18-w16_fashionmnist.py',
     '../_base_/datasets/fashion_mnist.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='ResNet_CIFAR',
-        depth=18,
-        in_channels=1,
-        stem_channels=16,
-        base_channels=16,
-        num_stages=4,
-        out_indices=(3, ),
-        style='pytorch'),
-    neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
         num_classes=10,

@@ -5,22 +5,12 @@
 # Retrieval: leave-one-out Hamming ranking on the 10k test images (mAP@all, mAP@1000), which
 # keeps evaluation cheap on CPU (the paper's query / database split: see the VOC configs).
 _base_ = [
+    '../_base_/models/resnet18-w16_fashionmnist.py',
     '../_base_/datasets/fashion_mnist.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='ResNet_CIFAR',
-        depth=18,
-        in_channels=1,
-        stem_channels=16,
-        base_channels=16,
-        num_stages=4,
-        out_indices=(3, ),
-        style='pytorch'),
-    neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='mmext.HashingHead',
         num_classes=10,

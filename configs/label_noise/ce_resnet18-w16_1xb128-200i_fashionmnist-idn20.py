@@ -4,22 +4,12 @@
 # configs/baselines, 200 iterations of batch 128 (0.43 epoch) so that a run stays short on the
 # shared 2-core CPU. Evaluated on the clean 10k test images.
 _base_ = [
+    '../_base_/models/resnet18-w16_fashionmnist.py',
     '../_base_/datasets/fashion_mnist.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='ResNet_CIFAR',
-        depth=18,
-        in_channels=1,
-        stem_channels=16,
-        base_channels=16,
-        num_stages=4,
-        out_indices=(3, ),
-        style='pytorch'),
-    neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
         num_classes=10,

@@ -3,22 +3,12 @@
 # hyper-parameters (K=10, lambda=20, gamma=0.1, tau=0.2, delta=0.01). Retrieval is evaluated
 # leave-one-out on the 10k test images (Recall@1/2/4/8) plus the accuracy of the class scores.
 _base_ = [
+    '../_base_/models/resnet18-w16_fashionmnist.py',
     '../_base_/datasets/fashion_mnist.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='ResNet_CIFAR',
-        depth=18,
-        in_channels=1,
-        stem_channels=16,
-        base_channels=16,
-        num_stages=4,
-        out_indices=(3, ),
-        style='pytorch'),
-    neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='mmext.SoftTripleHead',
         num_classes=10,
