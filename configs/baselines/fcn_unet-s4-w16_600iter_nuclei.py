@@ -8,14 +8,7 @@ _base_ = [
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     type='EncoderDecoder',
-    data_preprocessor=dict(
-        type='SegDataPreProcessor',
-        mean=[60.0, 60.0, 60.0],
-        std=[60.0, 60.0, 60.0],
-        bgr_to_rgb=True,
-        pad_val=0,
-        seg_pad_val=255,
-        size=(128, 128)),
+    data_preprocessor={{_base_.data_preprocessor}},
     backbone=dict(
         type='UNet',
         in_channels=3,

@@ -10,14 +10,7 @@ custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     type='EncoderDecoder',
-    data_preprocessor=dict(
-        type='SegDataPreProcessor',
-        mean=[60.0, 60.0, 60.0],
-        std=[60.0, 60.0, 60.0],
-        bgr_to_rgb=True,
-        pad_val=0,
-        seg_pad_val=255,
-        size=(128, 128)),
+    data_preprocessor={{_base_.data_preprocessor}},
     backbone=dict(
         type='mmext.DilateFormer',
         arch=dict(embed_dims=24, depths=[1, 1, 1, 1], num_heads=[3, 3, 6, 6]),

@@ -2,30 +2,14 @@
 # patches on the 28x28 grey images -> 7x7 tokens) trained from scratch with DeiT's batch mixing
 # (Mixup 0.8 / CutMix 1.0, one of the two per batch) and label smoothing 0.1, 1 epoch.
 _base_ = [
+    '../_base_/models/vit-tiny-p4_fashionmnist.py',
     '../_base_/datasets/fashion_mnist.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='VisionTransformer',
-        arch=dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128),
-        img_size=28,
-        patch_size=4,
-        in_channels=1,
-        drop_path_rate=0.0),
-    neck=None,
-    head=dict(
-        type='VisionTransformerClsHead',
-        num_classes=10,
-        in_channels=64,
-        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')),
-    init_cfg=[
-        dict(type='TruncNormal', layer='Linear', std=.02),
-        dict(type='Constant', layer='LayerNorm', val=1., bias=0.),
-    ],
+    backbone=dict(drop_path_rate=0.0),
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
 
 max_epochs = 1

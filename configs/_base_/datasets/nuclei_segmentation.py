@@ -4,6 +4,16 @@ dataset_type = 'BaseSegDataset'
 data_root = 'data/nuclei'
 metainfo = dict(classes=('background', 'nucleus'), palette=[[0, 0, 0], [220, 20, 60]])
 crop_size = (128, 128)
+# normalisation of the 8-bit tiles and padding to the tile size; models use it as
+# `data_preprocessor={{_base_.data_preprocessor}}`
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=[60.0, 60.0, 60.0],
+    std=[60.0, 60.0, 60.0],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255,
+    size=crop_size)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -1,6 +1,6 @@
 # A 4-layer ViT (width 64, 4 heads) with 4x4-pixel patches on the 28x28 grey Fashion-MNIST images
 # (7x7 tokens), label smoothing 0.1: the small ViT baseline shared by the Fashion-MNIST configs
-# of configs/scaled_relu (and usable by configs/smmix).
+# of configs/scaled_relu and configs/smmix.
 model = dict(
     type='ImageClassifier',
     backbone=dict(
