@@ -21,6 +21,8 @@ setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmext', 'mmext.*']),
+    # C++ sources compiled on first use (mmext/ops)
+    package_data={'mmext.ops': ['*.cpp']},
     python_requires='>=3.9',
     install_requires=read_requirements('requirements/runtime.txt'),
     extras_require={'tests': read_requirements('requirements/tests.txt')},

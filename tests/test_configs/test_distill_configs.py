@@ -100,7 +100,7 @@ FASHION_CONFIGS = {
     'configs/nkd/nkd_resnet18-w16-w8_1xb128-1e_fashionmnist.py': 0.18,
     'configs/nkd/tf-nkd_resnet18-w8_1xb128-1e_fashionmnist.py': 0.18,
     'configs/mgd/mgd_resnet18-w16-w8_1xb128-1e_fashionmnist.py': 0.18,
-    'configs/vitkd/vitkd-nkd_vit-w64-w32_1xb128-1e_fashionmnist.py': 0.04,
+    'configs/vitkd/vitkd-nkd_vit-w64-w32_1xb128-3e_fashionmnist.py': 0.04,
 }
 
 

@@ -38,13 +38,14 @@ import torch
 import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))  # the references live in the test modules
+# the simple references live in the test modules (imported the way pytest imports them)
+sys.path.insert(0, str(REPO / 'tests' / 'test_models' / 'test_layers'))
 
 from mmext.models.layers.elsa import elsa_aggregate  # noqa: E402
 from mmext.models.layers.knn_attention import knn_attention  # noqa: E402
 from mmext.models.layers.msda import multi_scale_dilated_attention  # noqa: E402
-from tests.test_models.test_layers.test_elsa import elsa_reference  # noqa: E402
-from tests.test_models.test_layers.test_msda import msda_reference  # noqa: E402
+from test_elsa import elsa_reference  # noqa: E402
+from test_msda import msda_reference  # noqa: E402
 
 
 @dataclass

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from mmpretrain.models.utils import MultiheadAttention
 from torch import Tensor
 
+from mmext.ops import topk_mask
 from mmext.registry import MODELS
 
 __all__ = ['resolve_topk', 'knn_attention', 'KNNAttention']
@@ -58,7 +59,8 @@ def knn_attention(q: Tensor,
     ``F.scaled_dot_product_attention`` with an additive ``0 / -inf`` mask, so the fused kernel
     does the softmax and backward and no ``N x N`` probability tensor is kept by autograd. With
     ``k >= N`` the call *is* dense attention (no mask at all). Exactly ``k`` keys are kept per
-    query (selection by index, so ties at the threshold do not add keys).
+    query (ties at the threshold do not add keys); on CPU the selection is the compiled kernel of
+    :func:`mmext.ops.topk_mask`.
 
     Args:
         q (Tensor): Queries ``(B, h, N, d)``.
@@ -76,12 +78,9 @@ def knn_attention(q: Tensor,
     if keep >= num_keys:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
     with torch.no_grad():
-        # The ranking does not depend on the (positive) scale, so it is left out here.
-        logits = q @ k.transpose(-2, -1)  # (B, h, N, M)
-        index = logits.topk(keep, dim=-1, sorted=False).indices
-        # A float mask (not bool) keeps SDPA on its fused path; in-place scatter on a fresh,
-        # gradient-free tensor.
-        mask = torch.full_like(logits, float('-inf')).scatter_(-1, index, 0.)
+        # The ranking does not depend on the (positive) scale, so it is left out here. A float
+        # mask (not bool) keeps SDPA on its fused path.
+        mask = topk_mask(q @ k.transpose(-2, -1), keep)  # (B, h, N, M)
     return F.scaled_dot_product_attention(
         q, k, v, attn_mask=mask.to(q.dtype), dropout_p=dropout_p, scale=scale)
 

@@ -1,0 +1,100 @@
+// Copyright (c) mmext contributors. All rights reserved.
+// Exact per-row top-k selection written straight into an additive attention mask (0 kept,
+// -inf dropped): the CPU selection of k-NN attention (KVT). torch.topk sorts (value, index)
+// pairs with nth_element; a threshold found by bisection needs only a few vectorised counting
+// passes over each row and no index bookkeeping.
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+namespace {
+
+int32_t count_at_least(const float* x, int64_t n, float t) {
+  int32_t c = 0;
+  for (int64_t j = 0; j < n; ++j) c += x[j] >= t;
+  return c;
+}
+
+// Finds t with exactly k values >= t. Fails (the caller then selects by index) when the k-th
+// and (k+1)-th largest values are equal, or the row holds NaN or +-inf.
+bool bisect_threshold(const float* x, int64_t n, int64_t k, float* thresh) {
+  float lo = x[0], hi = x[0];
+  bool nan = false;
+  for (int64_t j = 0; j < n; ++j) {
+    lo = std::min(lo, x[j]);
+    hi = std::max(hi, x[j]);
+    nan |= x[j] != x[j];
+  }
+  if (nan || !std::isfinite(lo) || !std::isfinite(hi)) return false;
+  if (count_at_least(x, n, hi) == k) {
+    *thresh = hi;
+    return true;
+  }
+  // Invariant: count(x >= lo) > k > count(x >= hi).
+  for (int it = 0; it < 64; ++it) {
+    const float mid = lo + (hi - lo) * 0.5f;
+    if (!(mid > lo && mid < hi)) return false;  // no float left between them: a tie
+    const int32_t c = count_at_least(x, n, mid);
+    if (c == k) {
+      *thresh = mid;
+      return true;
+    }
+    if (c > k) lo = mid; else hi = mid;
+  }
+  return false;
+}
+
+// The slow path: NaN ranks above everything (as in torch.topk), ties keep the lower index.
+void select_by_index(const float* x, int64_t n, int64_t k, std::vector<int64_t>& order,
+                     float* out) {
+  std::iota(order.begin(), order.end(), 0);
+  auto before = [x](int64_t a, int64_t b) {
+    const bool na = std::isnan(x[a]), nb = std::isnan(x[b]);
+    if (na != nb) return na;
+    if (!na && x[a] != x[b]) return x[a] > x[b];
+    return a < b;
+  };
+  std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), before);
+  std::fill(out, out + n, -std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < k; ++j) out[order[j]] = 0.f;
+}
+
+}  // namespace
+
+torch::Tensor topk_mask(const torch::Tensor& logits, int64_t k) {
+  TORCH_CHECK(logits.device().is_cpu() && logits.scalar_type() == at::kFloat && logits.dim() > 0,
+              "topk_mask expects a float32 CPU tensor with at least one dim, got ",
+              logits.toString(), " of shape ", logits.sizes());
+  const int64_t n = logits.size(-1);
+  TORCH_CHECK(k >= 1 && k <= n, "k must be in [1, ", n, "], got ", k);
+  const auto x = logits.contiguous();
+  auto out = torch::empty_like(x);
+  const float* src = x.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  const int64_t rows = n == 0 ? 0 : x.numel() / n;
+  const float ninf = -std::numeric_limits<float>::infinity();
+  at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
+    std::vector<int64_t> order(n);
+    for (int64_t r = begin; r < end; ++r) {
+      const float* row = src + r * n;
+      float* o = dst + r * n;
+      float t;
+      if (bisect_threshold(row, n, k, &t)) {
+        for (int64_t j = 0; j < n; ++j) o[j] = row[j] >= t ? 0.f : ninf;
+      } else {
+        select_by_index(row, n, k, order, o);
+      }
+    }
+  });
+  return out;
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("topk_mask", &topk_mask, "exact per-row top-k as an additive 0/-inf float mask");
+}
