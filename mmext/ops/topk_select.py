@@ -3,7 +3,10 @@
 import functools
 import hashlib
 import logging
+import os
 import platform
+import shutil
+import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -21,11 +24,10 @@ def _cpu_tag() -> str:
     """Short hash of the CPU's features: the kernel is built with -march=native, so a build
     cache shared by different CPUs must not hand one CPU's binary to another."""
     try:
-        flags = next((line for line in open('/proc/cpuinfo') if line.startswith(('flags',
-                                                                                  'Features'))),
-                     '')
+        info = Path('/proc/cpuinfo').read_text().splitlines()
     except OSError:
-        flags = ''
+        info = []
+    flags = next((line for line in info if line.startswith(('flags', 'Features'))), '')
     return hashlib.sha1(f'{platform.machine()} {flags}'.encode()).hexdigest()[:8]
 
 
@@ -35,6 +37,10 @@ def _load_kernel() -> Optional[ModuleType]:
     kernel; None, with a warning, when no C++ toolchain is available."""
     # importing cpp_extension without CUDA logs a CUDA_HOME warning that does not apply here
     logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
+    # torch runs `ninja` from PATH; a venv used without activation has it beside the interpreter
+    venv_ninja = Path(sys.executable).with_name('ninja')
+    if shutil.which('ninja') is None and venv_ninja.exists():
+        os.environ['PATH'] = os.pathsep.join([str(venv_ninja.parent), os.environ.get('PATH', '')])
     try:
         from torch.utils.cpp_extension import load
         return load(name=f'mmext_topk_mask_{_cpu_tag()}', sources=[str(_SOURCE)],
