@@ -32,7 +32,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Sequence
+from typing import Callable, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -145,22 +145,28 @@ def _leaf_inputs(case: Case, device: str):
     return tuple(t.requires_grad_() for t in case.make_inputs(device))
 
 
-def time_ms(fn: Callable, case: Case, device: str, repeat: int) -> float:
-    """Median wall time of one forward+backward in milliseconds (after one warm-up)."""
-    inputs = _leaf_inputs(case, device)
-    times = []
+def time_ms(case: Case, device: str, repeat: int) -> Tuple[float, float]:
+    """Median wall time (ms) of one forward+backward of ``ours`` and of the baseline.
+
+    The two alternate (one warm-up each first), so that a load change on a shared machine
+    affects both alike and the ratio stays meaningful.
+    """
+    fns = {'ours': case.ours, 'baseline': case.baseline}
+    inputs = {name: _leaf_inputs(case, device) for name in fns}
+    times = {name: [] for name in fns}
     for i in range(repeat + 1):
-        for t in inputs:
-            t.grad = None
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        _fwd_bwd(fn, inputs)
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        if i > 0:
-            times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            for t in inputs[name]:
+                t.grad = None
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            _fwd_bwd(fn, inputs[name])
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            if i > 0:
+                times[name].append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times['ours']), statistics.median(times['baseline'])
 
 
 def _status_kib(key: str) -> int:
@@ -209,8 +215,7 @@ def run_benchmark(cases: Sequence[Case], devices: Sequence[str], repeat: int) ->
     ]
     for device in devices:
         for case in cases:
-            t_ours = time_ms(case.ours, case, device, repeat)
-            t_base = time_ms(case.baseline, case, device, repeat)
+            t_ours, t_base = time_ms(case, device, repeat)
             m_ours = peak_mib('ours', case, device)
             m_base = peak_mib('baseline', case, device)
             rows.append(f'| {case.name} | {case.tokens} | {device} | {t_ours:.1f} | '

@@ -1,0 +1,31 @@
+import json
+import subprocess
+import sys
+
+
+def test_time_ms_times_ours_and_baseline(load_tool):
+    tool = load_tool('analysis/benchmark_attention.py')
+    calls = []
+
+    def ours(q, k, v):
+        calls.append('ours')
+        return tool.knn_attention(q, k, v, topk=3)
+
+    def baseline(q, k, v):
+        calls.append('baseline')
+        return tool.F.scaled_dot_product_attention(q, k, v)
+
+    case = tool.Case('tiny', '3x3', tool._randn(1, 2, 9, 4), ours, baseline, 'dense SDPA')
+    t_ours, t_base = tool.time_ms(case, 'cpu', repeat=2)
+    assert t_ours > 0 and t_base > 0
+    # one warm-up + two timed runs each, alternating
+    assert calls == ['ours', 'baseline'] * 3
+
+
+def test_rss_child_reports_peak_memory():
+    out = subprocess.run(
+        [sys.executable, 'tools/analysis/benchmark_attention.py', '--_rss-child', 'knn-197',
+         'ours'], check=True, capture_output=True, text=True).stdout
+    mib = json.loads(out.strip().splitlines()[-1])['mib']
+    # at least the 8x6x197x197 float32 mask (7.1 MiB) is alive during the forward
+    assert mib > 7
