@@ -54,8 +54,64 @@ def test_compare_runs_mean_and_spread(tmp_path, compare_runs):
     assert lines[0] == '| run | seeds | accuracy/top1 |'
     assert lines[2] == '| student | 3 | 82.00 ± 2.00 |'  # sample std of 80, 82, 84
     assert lines[3] == '| one | 1 | 70.00 |'
+    # a row name may contain "=": the work dirs follow the last one
+    table = compare_runs.main(['--run', f'T=1, k=2={single}'])
+    assert table.splitlines()[2] == '| T=1, k=2 | 1 | 70.00 |'
 
 
 def test_compare_runs_rejects_a_bad_run_spec(compare_runs):
     with pytest.raises(SystemExit):
         compare_runs.main(['--run', 'no-equals-sign'])
+
+
+README = ('# Method\n\nTyped text, kept as is.\r\n\n'
+          '<!-- compare_runs:fm -->\n| old | table |\n<!-- /compare_runs:fm -->\n\ntail ±\n')
+
+
+def test_compare_runs_context_columns_and_precision(tmp_path, compare_runs):
+    a = make_work_dir(tmp_path, 'a', 80.123)
+    b = make_work_dir(tmp_path, 'b', 70.0)
+    table = compare_runs.main(['--run', f'A={a}', '--run', f'B={b}', '--column', 'params',
+                               '0.1M', '0.2M', '--precision', '1'])
+    assert table.splitlines() == ['| run | params | seeds | accuracy/top1 |',
+                                  '| --- | --- | --- | --- |',
+                                  '| A | 0.1M | 1 | 80.1 |', '| B | 0.2M | 1 | 70.0 |']
+    with pytest.raises(SystemExit):  # one value per run
+        compare_runs.main(['--run', f'A={a}', '--run', f'B={b}', '--column', 'params', '0.1M'])
+
+
+def test_compare_runs_updates_the_readme_block_only(tmp_path, compare_runs):
+    run = make_work_dir(tmp_path, 'run', 81.5)
+    readme = tmp_path / 'README.md'
+    readme.write_bytes(README.encode())
+    table = compare_runs.main(['--run', f'ours={run}', '--update-readme', str(readme),
+                               '--section', 'fm'])
+    text = readme.read_bytes().decode()
+    head, tail = README.split('| old | table |\n')
+    assert text == head + table + '\n' + tail  # rest byte-identical, CRLF included
+    assert '| ours | 1 | 81.50 |' in text and 'old' not in text
+    # regenerating gives the same file
+    compare_runs.main(['--run', f'ours={run}', '--update-readme', str(readme), '--section', 'fm'])
+    assert readme.read_bytes().decode() == text
+
+
+@pytest.mark.parametrize('content, match', [
+    ('no markers at all\n', 'exactly one'),
+    ('<!-- compare_runs:fm -->\nonly the opening one\n', 'exactly one'),
+    ('<!-- /compare_runs:fm -->\n<!-- compare_runs:fm -->\n', 'comes before'),
+    ('<!-- compare_runs:other -->\n\n<!-- /compare_runs:other -->\n', 'compare_runs:fm'),
+])
+def test_compare_runs_missing_markers_raise(tmp_path, compare_runs, content, match):
+    run = make_work_dir(tmp_path, 'run', 81.5)
+    readme = tmp_path / 'README.md'
+    readme.write_text(content)
+    with pytest.raises(ValueError, match=match):
+        compare_runs.main(['--run', f'ours={run}', '--update-readme', str(readme),
+                           '--section', 'fm'])
+    assert readme.read_text() == content  # untouched on error
+
+
+def test_compare_runs_update_needs_a_section(tmp_path, compare_runs):
+    run = make_work_dir(tmp_path, 'run', 81.5)
+    with pytest.raises(SystemExit):
+        compare_runs.main(['--run', f'ours={run}', '--update-readme', str(tmp_path / 'R.md')])

@@ -1,7 +1,7 @@
 """Learning curves of one or several runs in one PNG.
 
     python tools/analysis/plot_curves.py WORK_DIR [WORK_DIR ...] [--labels A B ...]
-        [--keys loss accuracy/top1 ...] --out curves.png
+        [--keys loss accuracy/top1 ...] [--dpi 80] --out curves.png
 
 Every key gets its own panel (training keys against iterations, validation metrics against the
 validation step, i.e. epoch or iteration); each run is one labelled line.
@@ -38,7 +38,7 @@ def collect(work_dirs, keys=None):
     return curves
 
 
-def plot(curves, out: str, title: str = '') -> str:
+def plot(curves, out: str, title: str = '', dpi: int = 100) -> str:
     cols = min(3, len(curves))
     rows = (len(curves) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
@@ -54,7 +54,7 @@ def plot(curves, out: str, title: str = '') -> str:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    fig.savefig(out, dpi=dpi)
     plt.close(fig)
     return out
 
@@ -66,11 +66,14 @@ def main(argv=None):
     parser.add_argument('--keys', nargs='+', help='keys to plot (default: all)')
     parser.add_argument('--title', default='', help='figure title')
     parser.add_argument('--out', default='curves.png', help='output PNG path')
+    parser.add_argument('--dpi', type=int, default=100,
+                        help='resolution; ~80 keeps a README figure under ~150 KB')
     args = parser.parse_args(argv)
     labels = args.labels or [osp.basename(osp.normpath(d)) for d in args.work_dirs]
     if len(labels) != len(args.work_dirs):
         parser.error(f'--labels has {len(labels)} names for {len(args.work_dirs)} work dirs')
-    out = plot(collect(list(zip(labels, args.work_dirs)), args.keys), args.out, args.title)
+    out = plot(collect(list(zip(labels, args.work_dirs)), args.keys), args.out, args.title,
+               args.dpi)
     print(f'wrote {out}')
     return out
 
