@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 
 import mmext  # noqa: F401
-from mmext.models.backbones.stvit import (STViT, SemanticBlock, SemanticTokenGeneration,
-                                          STViTRStage)
+from mmext.models.backbones.stvit import (STViT, STViTDeiT, SemanticBlock,
+                                          SemanticTokenGeneration, STViTRStage)
 
 TINY = dict(embed_dims=16, depths=[1, 1, 6, 1], num_heads=[1, 2, 2, 4])
 
@@ -102,3 +102,143 @@ def test_bad_config():
         STViT(arch=TINY, window_size=4, num_semantic=5)
     with pytest.raises(ValueError, match='"arch" must be one of'):
         STViT(arch='huge')
+
+
+# ---------------------------------------------------------------- DeiT-based STViT (STViTDeiT)
+DEIT_TINY = dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64)
+
+
+def _deit(**kwargs):
+    cfg = dict(arch=DEIT_TINY, img_size=32, patch_size=4, in_channels=1,
+               num_semantic_tokens=9, semantic_layer=1)
+    cfg.update(kwargs)
+    return STViTDeiT(**cfg)
+
+
+def test_deit_global_generation_pools_the_whole_map():
+    torch.manual_seed(0)
+    gen = SemanticTokenGeneration(4, 1, window=None, num_semantic=2, shortcut=True)
+    x = torch.randn(2, 6, 8, 4)
+    with torch.no_grad():
+        gen.gamma1.zero_()
+        gen.gamma2.zero_()
+    out, grid = gen(x)
+    # with zero layer scales only the shortcut is left: the 3x4 maxima of the 6x8 map
+    ref = x.view(2, 2, 3, 2, 4, 4).amax(dim=(2, 4)).reshape(2, 4, 4)
+    assert grid == (2, 2)
+    torch.testing.assert_close(out, ref)
+
+
+def test_deit_odd_input_sizes_and_out_types():
+    x = torch.randn(2, 1, 37, 45)  # 10x12 patches after corner padding
+    assert _deit()(x)[0].shape == (2, 32)
+    outs = _deit(out_type='featmap', out_indices=(0, 1, 2, 3))(x)
+    # block 0 still sees the image map; from block 1 on the 3x3 semantic grid
+    assert [tuple(o.shape) for o in outs] == [(2, 32, 10, 12)] + [(2, 32, 3, 3)] * 3
+    assert _deit(out_type='avg_featmap', with_cls_token=False)(x)[0].shape == (2, 32)
+
+
+def test_deit_token_count_after_sparsification():
+    x = torch.randn(1, 1, 32, 32)
+    outs = _deit(out_type='raw', out_indices=(0, 1, 3), num_semantic_tokens=16)(x)
+    assert [o.shape[1] for o in outs] == [1 + 64, 1 + 16, 1 + 16]
+    outs = _deit(out_type='raw', with_cls_token=False, out_indices=(3, ))(x)
+    assert outs[0].shape == (1, 9, 32)
+
+
+def test_deit_blocks_before_semantic_layer_equal_mmpretrain_vit():
+    from mmpretrain.models.backbones import VisionTransformer
+    torch.manual_seed(0)
+    ours = _deit(semantic_layer=2, out_type='raw', out_indices=(1, ))
+    ours.init_weights()
+    ref = VisionTransformer(arch=DEIT_TINY, img_size=32, patch_size=4, in_channels=1,
+                            out_type='raw', out_indices=(1, ))
+    missing, _ = ref.load_state_dict(ours.state_dict(), strict=False)
+    assert all(k.startswith(('layers.2', 'layers.3')) for k in missing)
+    x = torch.randn(2, 1, 44, 28)  # another size: the same interpolated position embedding
+    ours.eval()
+    ref.eval()
+    torch.testing.assert_close(ours(x)[0], ref(x)[0])
+
+
+def test_deit_gradients_reach_every_parameter():
+    model = _deit(drop_path_rate=0.1)
+    model.init_weights()
+    out = model(torch.randn(2, 1, 30, 34))[0]
+    (out * torch.randn_like(out)).sum().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_deit_trains_a_few_steps():
+    torch.manual_seed(0)
+    model = _deit()
+    model.init_weights()
+    head = torch.nn.Linear(32, 3)
+    x, y = torch.randn(8, 1, 32, 32), torch.randint(0, 3, (8, ))
+    opt = torch.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=3e-3)
+    losses = []
+    for _ in range(8):
+        loss = F.cross_entropy(head(model(x)[0]), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_deit_small_params_match_deit_s_plus_module():
+    C, L, patch, tokens, classes = 384, 12, 16, 196, 1000
+    # DeiT-S: patch embedding, cls token, position embedding, 12 blocks (qkv 3C^2+3C, proj
+    # C^2+C, MLP 8C^2+5C, two LayerNorms 4C), final LayerNorm, 1000-class head
+    deit_s = (3 * patch * patch * C + C) + C + (tokens + 1) * C + L * (12 * C * C + 13 * C) \
+        + 2 * C + C * classes + classes
+    assert abs(deit_s - 22.1e6) / 22.1e6 < 0.01  # the published DeiT-S size
+    # what STViT adds: 16 global centres and two layer scales in each of the two semantic blocks
+    expected = deit_s + 16 * C + 4 * C
+    with torch.device('meta'):
+        model = STViTDeiT(arch='deit-small')
+    n = sum(p.numel() for p in model.parameters()) + C * classes + classes
+    assert n == expected
+    assert abs(n - 22.1e6) / 22.1e6 < 0.02
+
+
+def test_deit_flops_fall_with_semantic_tokens():
+    from mmengine.analysis import FlopAnalyzer
+    from mmpretrain.models.backbones import VisionTransformer
+    arch = dict(embed_dims=96, num_layers=12, num_heads=2, feedforward_channels=384)
+    x = torch.randn(1, 3, 224, 224)
+    ours = FlopAnalyzer(STViTDeiT(arch=arch).eval(), (x, ))
+    dense = FlopAnalyzer(VisionTransformer(arch=arch), (x, ))
+    for a in (ours, dense):
+        a.unsupported_ops_warnings(False)
+        a.uncalled_modules_warnings(False)
+    # 4 of 12 blocks on 197 tokens, 2 generation blocks, 6 blocks on 17 tokens
+    assert ours.total() < 0.5 * dense.total()
+
+
+def test_deit_frozen_stages():
+    model = _deit(frozen_stages=3, drop_rate=0.1)
+    model.train()
+    assert not model.global_centers.requires_grad
+    assert not model.pos_embed.requires_grad and not model.cls_token.requires_grad
+    assert all(not p.requires_grad for layer in model.layers[:3] for p in layer.parameters())
+    assert all(p.requires_grad for p in model.layers[3].parameters())
+    assert not model.layers[0].training and model.layers[3].training
+    model = _deit(frozen_stages=1)
+    assert model.global_centers.requires_grad
+
+
+def test_deit_bad_config():
+    with pytest.raises(ValueError, match='"num_semantic_tokens" must be a square'):
+        _deit(num_semantic_tokens=15)
+    with pytest.raises(ValueError, match=r'"semantic_layer" must be in \[0, num_layers - 2'):
+        _deit(semantic_layer=3)
+    with pytest.raises(ValueError, match='"arch" must be one of'):
+        STViTDeiT(arch='deit-huge')
+    with pytest.raises(ValueError, match='custom "arch" needs'):
+        STViTDeiT(arch=dict(embed_dims=32, num_layers=4))
+    with pytest.raises(ValueError, match='"frozen_stages"'):
+        _deit(frozen_stages=5)
+    with pytest.raises(ValueError, match='"out_type"'):
+        _deit(out_type='cls_token', with_cls_token=False)
