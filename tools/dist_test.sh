@@ -1,24 +1,8 @@
 #!/usr/bin/env bash
 # Multi-process testing through torch.distributed (torchrun) and mmengine's launcher.
 #   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options]
-# NNODES / NODE_RANK / MASTER_ADDR / PORT select a multi-machine run. Without GPUs the processes
-# use the gloo backend on CPU (set by mmengine when CUDA is absent).
+# NNODES / NODE_RANK / MASTER_ADDR / PORT / PYTHON: see tools/dist_run.sh.
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-$PYTHON -m torch.distributed.run \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
-    "$(dirname "$0")/test.py" \
-    $CONFIG $CHECKPOINT \
-    --launcher pytorch ${@:4}
+exec bash "$(dirname "$0")/dist_run.sh" $GPUS test.py $CONFIG $CHECKPOINT --launcher pytorch ${@:4}

@@ -1,23 +1,7 @@
 #!/usr/bin/env bash
 # Multi-process training through torch.distributed (torchrun) and mmengine's launcher.
 #   bash tools/dist_train.sh CONFIG GPUS [train.py options]
-# NNODES / NODE_RANK / MASTER_ADDR / PORT select a multi-machine run. Without GPUs the processes
-# use the gloo backend on CPU (set by mmengine when CUDA is absent).
+# NNODES / NODE_RANK / MASTER_ADDR / PORT / PYTHON: see tools/dist_run.sh.
 CONFIG=$1
 GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-$PYTHON -m torch.distributed.run \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
-    "$(dirname "$0")/train.py" \
-    $CONFIG \
-    --launcher pytorch ${@:3}
+exec bash "$(dirname "$0")/dist_run.sh" $GPUS train.py $CONFIG --launcher pytorch ${@:3}

@@ -7,17 +7,14 @@
 VisualizationHook, mmdet DetVisualizationHook, mmseg SegVisualizationHook).
 """
 import argparse
-import os
 import os.path as osp
-import sys
 
-from mmengine.config import DictAction
 from mmengine.evaluator import DumpResults
 
 import mmext  # noqa: F401  (registers every mmext part)
 from mmext.engine import setup_cpu_distributed
-from mmext.utils import (ConfigError, build_runner, check_data_roots, describe_build_error,
-                         load_config)
+from mmext.utils import (ConfigError, build_runner, check_data_roots, exit_on_user_error,
+                         load_config, parse_tool_args, set_work_dir)
 
 
 def parse_args(argv=None):
@@ -30,16 +27,7 @@ def parse_args(argv=None):
                         '(relative paths are inside the run\'s log folder)')
     parser.add_argument('--show', action='store_true', help='show predictions in a window')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds per shown image')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value pairs')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_tool_args(parser, argv)
 
 
 VISUALIZATION_HOOKS = dict(
@@ -71,16 +59,13 @@ def enable_visualization(cfg, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
+    with exit_on_user_error():
         cfg = load_config(args.config, args.cfg_options)
         cfg.launcher = args.launcher
         cfg.load_from = args.checkpoint
         if not osp.isfile(args.checkpoint):
             raise ConfigError(f'Checkpoint "{args.checkpoint}" does not exist.')
-        if args.work_dir is not None:
-            cfg.work_dir = args.work_dir
-        elif cfg.get('work_dir') is None:
-            cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+        set_work_dir(cfg, args.work_dir, args.config)
         if args.show or args.show_dir:
             enable_visualization(cfg, args)
         check_data_roots(cfg, ['test_dataloader'])
@@ -89,13 +74,6 @@ def main(argv=None):
         if args.out:
             runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
         metrics = runner.test()
-    except ConfigError as err:
-        sys.exit(f'error: {err}')
-    except KeyError as err:
-        message = describe_build_error(err)
-        if message is None:
-            raise
-        sys.exit(f'error: {message}')
     return metrics
 
 

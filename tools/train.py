@@ -4,16 +4,11 @@
                                  [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
-import os
-import os.path as osp
-import sys
-
-from mmengine.config import DictAction
 
 import mmext  # noqa: F401  (registers every mmext part)
 from mmext.engine import setup_cpu_distributed
-from mmext.utils import (ConfigError, build_runner, check_data_roots, describe_build_error,
-                         load_config)
+from mmext.utils import (ConfigError, build_runner, check_data_roots, exit_on_user_error,
+                         load_config, parse_tool_args, set_work_dir)
 
 
 def parse_args(argv=None):
@@ -32,26 +27,13 @@ def parse_args(argv=None):
     parser.add_argument('--no-pin-memory', action='store_true', help='disable pin_memory')
     parser.add_argument('--no-persistent-workers', action='store_true',
                         help='disable persistent_workers')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value pairs (e.g. train_cfg.max_epochs=2)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank / --local_rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_tool_args(parser, argv)
 
 
 def merge_args(cfg, args):
     """Apply command-line options to the config, as mmpretrain/mmdet's train.py do."""
     cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
 
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
@@ -85,20 +67,13 @@ def merge_args(cfg, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
+    with exit_on_user_error():
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
         loaders = ['train_dataloader'] + ([] if args.no_validate else ['val_dataloader'])
         check_data_roots(cfg, loaders)
         setup_cpu_distributed(cfg)
         # Models are built here, datasets and hooks lazily in train(): both can name a bad type.
         build_runner(cfg).train()
-    except ConfigError as err:
-        sys.exit(f'error: {err}')
-    except KeyError as err:
-        message = describe_build_error(err)
-        if message is None:
-            raise
-        sys.exit(f'error: {message}')
 
 
 if __name__ == '__main__':

@@ -4,10 +4,11 @@
 # term (multi-label samples only, as in the official code) is inactive, the proxy term trains.
 # Retrieval: leave-one-out Hamming ranking on the 10k test images (mAP@all, mAP@1000), which
 # keeps evaluation cheap on CPU (the paper's query / database split: see the VOC configs).
+# 300 iterations of batch 128 (0.64 epoch) keep the run short on the shared 2-core CPU.
 _base_ = [
     '../_base_/models/resnet18-w16_fashionmnist.py',
     '../_base_/datasets/fashion_mnist.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/schedules/sgd-300it_fashionmnist.py',
 ]
 
 model = dict(
@@ -21,23 +22,7 @@ model = dict(
 val_evaluator = dict(type='mmext.HashingMAP', topk=(None, 1000))
 test_evaluator = val_evaluator
 
+# the proxies are directions on the sphere: no weight decay
 optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True),
-    # the proxies are directions on the sphere: no weight decay
     paramwise_cfg=dict(custom_keys={'head.loss_module.proxies': dict(decay_mult=0.)}))
-# 300 iterations of batch 128 (0.64 epoch) keep the run short on the shared 2-core CPU
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', T_max=270, by_epoch=False, begin=30, end=300),
-]
-train_cfg = dict(by_epoch=False, max_iters=300, val_interval=300)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=128)
-
-log_processor = dict(by_epoch=False)
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=300, max_keep_ckpts=1))
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
-randomness = dict(seed=0, deterministic=False)

@@ -6,7 +6,7 @@
 _base_ = [
     '../_base_/models/resnet18-w16_fashionmnist.py',
     '../_base_/datasets/fashion_mnist.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/schedules/sgd-300it_fashionmnist.py',
 ]
 
 model = dict(
@@ -21,20 +21,11 @@ train_dataloader = dict(
         type='mmext.NoisyLabelFashionMNIST',
         noisy_label_file='noisy_labels/idn-0.2_seed0.npy'))
 
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
+# the shared SGD schedule shortened to 200 iterations (20 of warm-up)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
     dict(type='CosineAnnealingLR', T_max=180, by_epoch=False, begin=20, end=200),
 ]
-train_cfg = dict(by_epoch=False, max_iters=200, val_interval=200)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=128)
-
-log_processor = dict(by_epoch=False)
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=1))
+train_cfg = dict(max_iters=200, val_interval=200)
+default_hooks = dict(checkpoint=dict(interval=200))
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
-randomness = dict(seed=0, deterministic=False)

@@ -1,7 +1,8 @@
 from .cli import (ConfigError, build_runner, check_config_file, check_data_roots,
-                  describe_build_error, load_config)
+                  describe_build_error, exit_on_user_error, load_config, parse_tool_args,
+                  set_work_dir)
 
 __all__ = [
     'ConfigError', 'build_runner', 'check_config_file', 'check_data_roots', 'describe_build_error',
-    'load_config'
+    'exit_on_user_error', 'load_config', 'parse_tool_args', 'set_work_dir'
 ]

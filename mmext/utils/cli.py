@@ -3,12 +3,16 @@
 They turn the usual first-run mistakes (a wrong config path, data not prepared, a misspelt
 ``type``) into one message that says what is wrong and how to fix it, before any training starts.
 """
+import argparse
 import difflib
 import os
+import os.path as osp
 import re
-from typing import Iterable, List, Optional
+import sys
+from contextlib import contextmanager
+from typing import Iterable, Iterator, List, Optional, Sequence
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 # data_root prefix -> command that prepares it
 DATA_PREPARERS = {
@@ -39,6 +43,48 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
+
+
+def parse_tool_args(parser: argparse.ArgumentParser,
+                    argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Add the options every tool shares (``--cfg-options``, ``--launcher``, ``--local-rank``)
+    to ``parser``, parse ``argv`` and export ``LOCAL_RANK`` for mmengine's launcher."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value pairs (e.g. train_cfg.max_epochs=2)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank / --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def set_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> None:
+    """``--work-dir`` if given, else the config's ``work_dir``, else ./work_dirs/CONFIG_NAME."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+@contextmanager
+def exit_on_user_error() -> Iterator[None]:
+    """Turn a :class:`ConfigError` or an unknown-``type`` error into ``sys.exit('error: ...')``.
+
+    Other errors propagate with their traceback: they are bugs, not config mistakes.
+    """
+    try:
+        yield
+    except ConfigError as err:
+        sys.exit(f'error: {err}')
+    except KeyError as err:
+        message = describe_build_error(err)
+        if message is None:
+            raise
+        sys.exit(f'error: {message}')
 
 
 def build_runner(cfg: Config):

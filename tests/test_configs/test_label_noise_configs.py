@@ -2,21 +2,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmext  # noqa: F401
+
+# sibling module of this file (pytest puts this folder on sys.path)
+from _config_checks import build_classifier
 
 CONFIG_DIR = Path(__file__).parents[2] / 'configs' / 'label_noise'
 FM = 'resnet18-w16_1xb128-200i_fashionmnist'
 
 
 def _build(name):
-    cfg = Config.fromfile(str(CONFIG_DIR / name))
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    return cfg, MODELS.build(cfg.model)
+    return build_classifier(CONFIG_DIR / name)
 
 
 @pytest.mark.parametrize('method', ['ce', 'mddc', 'cddc'])

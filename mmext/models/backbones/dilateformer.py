@@ -13,7 +13,8 @@ from mmpretrain.models.utils import MultiheadAttention
 from torch import Tensor
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import FrozenStagesMixin, freeze_modules
+from ..layers.backbone_utils import (FrozenStagesMixin, freeze_modules, normalize_indices,
+                                     resolve_arch, stage_modules)
 from ..layers.msda import MultiScaleDilatedAttention
 
 __all__ = ['DilateFormer']
@@ -176,26 +177,12 @@ class DilateFormer(FrozenStagesMixin, BaseBackbone):
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.),
                  ]) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise ValueError(f'"arch" must be one of {sorted(self.arch_settings)} or a '
-                                 f'dict, got {arch!r}')
-            arch = self.arch_settings[arch]
-        elif not isinstance(arch, dict) or not {'embed_dims', 'depths', 'num_heads'} <= set(arch):
-            raise ValueError('a custom "arch" must be a dict with keys embed_dims, depths, '
-                             f'num_heads; got {arch!r}')
+        arch = resolve_arch(arch, self.arch_settings, ('embed_dims', 'depths', 'num_heads'),
+                            same_length=('depths', 'num_heads'))
         depths, num_heads = list(arch['depths']), list(arch['num_heads'])
-        if len(depths) != len(num_heads):
-            raise ValueError(f'"depths" {depths} and "num_heads" {num_heads} of arch must have '
-                             'the same length')
         self.num_stages = len(depths)
         self.channels = [arch['embed_dims'] * 2**i for i in range(self.num_stages)]
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        out_indices = [i + self.num_stages if i < 0 else i for i in out_indices]
-        if any(not 0 <= i < self.num_stages for i in out_indices):
-            raise ValueError(f'"out_indices" must be in [0, {self.num_stages}), got '
-                             f'{out_indices}')
+        out_indices = normalize_indices(out_indices, self.num_stages)
         if not -1 <= frozen_stages <= self.num_stages:
             raise ValueError(f'"frozen_stages" must be in [-1, {self.num_stages}], got '
                              f'{frozen_stages}')
@@ -262,8 +249,6 @@ class DilateFormer(FrozenStagesMixin, BaseBackbone):
         return tuple(outs)
 
     def _freeze_stages(self) -> None:
-        for i in range(self.frozen_stages):
-            modules = [self.downsample_layers[i], self.stages[i]]
-            if i in self.out_indices:
-                modules.append(getattr(self, f'norm{i}'))
-            freeze_modules(modules)
+        # frozen_stages = k freezes stages 0..k-1 with their downsampling layers (ConvNeXt).
+        k = max(self.frozen_stages, 0)
+        freeze_modules([*self.downsample_layers[:k], *stage_modules(self, range(k))])

@@ -1,5 +1,4 @@
 """ELSA-Swin: Swin Transformer whose window attention is replaced by ELSA in the first stages."""
-from copy import deepcopy
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -14,7 +13,8 @@ from mmpretrain.models.backbones.swin_transformer import SwinBlock
 from mmpretrain.models.utils import ShiftWindowMSA
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import FrozenStagesMixin, check_stage_args, freeze_modules
+from ..layers.backbone_utils import (FrozenStagesMixin, check_stage_args, freeze_modules,
+                                     resolve_arch, stage_modules)
 from ..layers.elsa import ELSA
 
 __all__ = ['ELSASwin', 'ELSABlock']
@@ -195,21 +195,9 @@ class ELSASwin(FrozenStagesMixin, BaseBackbone):
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
                  ]) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch.lower() not in self.arch_settings:
-                raise ValueError(f'"arch" must be one of {sorted(set(self.arch_settings))} or a '
-                                 f'dict, got {arch!r}')
-            arch = self.arch_settings[arch.lower()]
-        elif isinstance(arch, dict):
-            missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
-            if missing:
-                raise ValueError(f'"arch" dict misses keys {sorted(missing)}')
-            if len(arch['depths']) != len(arch['num_heads']):
-                raise ValueError(f'"arch.depths" {arch["depths"]} and "arch.num_heads" '
-                                 f'{arch["num_heads"]} must have the same length')
-        else:
-            raise TypeError(f'"arch" must be a str or dict, got {type(arch)}')
-        self.arch = deepcopy(arch)
+        arch = resolve_arch(arch, self.arch_settings, ('embed_dims', 'depths', 'num_heads'),
+                            same_length=('depths', 'num_heads'))
+        self.arch = arch
         self.embed_dims = arch['embed_dims']
         self.depths = list(arch['depths'])
         self.num_heads = list(arch['num_heads'])
@@ -278,9 +266,5 @@ class ELSASwin(FrozenStagesMixin, BaseBackbone):
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:
-            freeze_modules([self.patch_embed])
-        for i in range(self.frozen_stages + 1):
-            modules = [self.stages[i]]
-            if i in self.out_indices:
-                modules.append(getattr(self, f'norm{i}'))
-            freeze_modules(modules)
+            freeze_modules([self.patch_embed,
+                            *stage_modules(self, range(self.frozen_stages + 1))])

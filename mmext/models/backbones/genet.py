@@ -13,7 +13,7 @@ from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import StemStagesFinalConvMixin
+from ..layers.backbone_utils import StemStagesFinalConvMixin, check_stage_args, resolve_arch
 
 __all__ = ['GENet', 'GEResLayer']
 
@@ -149,15 +149,8 @@ class GENet(StemStagesFinalConvMixin, BaseBackbone):
                      dict(type='Constant', val=1, layer=['_BatchNorm'])
                  ]) -> None:
         super().__init__(init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise ValueError(f'"arch" must be one of {sorted(self.arch_settings)} or a '
-                                 f'dict, got {arch!r}')
-            arch = self.arch_settings[arch]
-        elif not isinstance(arch, dict) or not {'stem_channels', 'stages', 'last_channels'
-                                                } <= set(arch):
-            raise ValueError('a custom "arch" must be a dict with keys stem_channels, stages '
-                             f'and last_channels, got {arch!r}')
+        arch = resolve_arch(arch, self.arch_settings,
+                            ('stem_channels', 'stages', 'last_channels'))
         self.arch = arch
         stages = arch['stages']
         for i, stage in enumerate(stages):
@@ -167,18 +160,8 @@ class GENet(StemStagesFinalConvMixin, BaseBackbone):
             if stage[5] < 1:
                 raise ValueError(f'"arch.stages[{i}]" num_layers must be >= 1, got {stage[5]}')
         self.num_outputs = len(stages) + 1
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        out_indices = list(out_indices)
-        for i, idx in enumerate(out_indices):
-            if not -self.num_outputs <= idx < self.num_outputs:
-                raise ValueError(f'"out_indices" {idx} is out of range for '
-                                 f'{self.num_outputs} outputs')
-            out_indices[i] = idx % self.num_outputs
-        self.out_indices = out_indices
-        if not -1 <= frozen_stages <= len(stages):
-            raise ValueError(f'"frozen_stages" must be in [-1, {len(stages)}], got '
-                             f'{frozen_stages}')
+        # outputs: the stages, then the final conv; frozen_stages = k freezes stem + k stages
+        self.out_indices = check_stage_args(out_indices, frozen_stages, self.num_outputs)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
 

@@ -1,5 +1,4 @@
 """PSLT: light-weight hybrid backbone with ladder self-attention and progressive shift."""
-from copy import deepcopy
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -15,7 +14,8 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import SELayer
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import FrozenStagesMixin, check_stage_args, freeze_modules
+from ..layers.backbone_utils import (FrozenStagesMixin, check_stage_args, freeze_modules,
+                                     resolve_arch, stage_modules)
 
 __all__ = ['PSLT', 'LadderSelfAttentionBlock', 'LadderWindowAttention']
 
@@ -417,27 +417,18 @@ class PSLT(FrozenStagesMixin, BaseBackbone):
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
                  ]) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch.lower() not in self.arch_settings:
-                raise ValueError(f'"arch" must be one of {sorted(self.arch_settings)} or a dict, '
-                                 f'got {arch!r}')
-            arch = self.arch_settings[arch.lower()]
-        elif isinstance(arch, dict):
-            missing = {'embed_dims', 'conv_depths', 'depths', 'num_heads'} - set(arch)
-            if missing:
-                raise ValueError(f'"arch" dict misses keys {sorted(missing)}')
-            for key in ('conv_depths', 'depths', 'num_heads'):
-                if len(arch[key]) != 2:
-                    raise ValueError(f'"arch.{key}" must have 2 entries, got {arch[key]}')
-            if min(arch['conv_depths']) < 1:
-                raise ValueError(f'"arch.conv_depths" must be >= 1, got {arch["conv_depths"]}')
-        else:
-            raise TypeError(f'"arch" must be a str or dict, got {type(arch)}')
+        arch = resolve_arch(arch, self.arch_settings,
+                            ('embed_dims', 'conv_depths', 'depths', 'num_heads'))
+        for key in ('conv_depths', 'depths', 'num_heads'):
+            if len(arch[key]) != 2:
+                raise ValueError(f'"arch.{key}" must have 2 entries, got {arch[key]}')
+        if min(arch['conv_depths']) < 1:
+            raise ValueError(f'"arch.conv_depths" must be >= 1, got {arch["conv_depths"]}')
         E = arch['embed_dims']
         if (8 * E) % 3 != 0 or E % 2 != 0:
             raise ValueError(f'"arch.embed_dims" must be even and 8 * embed_dims divisible by the '
                              f'3 ladder branches, got {E}')
-        self.arch = deepcopy(arch)
+        self.arch = arch
         out_indices = check_stage_args(out_indices, frozen_stages, self.num_stages)
         if stem_stride not in (1, 2):
             raise ValueError(f'"stem_stride" must be 1 or 2, got {stem_stride}')
@@ -502,9 +493,4 @@ class PSLT(FrozenStagesMixin, BaseBackbone):
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:
-            freeze_modules([self.stem])
-        for i in range(self.frozen_stages + 1):
-            modules = [self.stages[i]]
-            if i in self.out_indices:
-                modules.append(getattr(self, f'norm{i}'))
-            freeze_modules(modules)
+            freeze_modules([self.stem, *stage_modules(self, range(self.frozen_stages + 1))])

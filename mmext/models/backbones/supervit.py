@@ -18,7 +18,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import freeze_modules
+from ..layers.backbone_utils import freeze_modules, normalize_indices, resolve_arch
 
 __all__ = ['SuperViT', 'SuperViTBlock', 'select_tokens_by_cls_attention']
 
@@ -184,14 +184,8 @@ class SuperViT(BaseBackbone):
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
                  ]) -> None:
         super().__init__(init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_zoo:
-                raise ValueError(f'"arch" must be one of {sorted(self.arch_zoo)} or a dict, '
-                                 f'got {arch!r}')
-            arch = self.arch_zoo[arch]
-        keys = {'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'}
-        if not isinstance(arch, dict) or not keys <= set(arch):
-            raise ValueError(f'a custom "arch" must be a dict with keys {sorted(keys)}')
+        arch = resolve_arch(arch, self.arch_zoo,
+                            ('embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'))
         self.embed_dims = arch['embed_dims']
         self.num_layers = arch['num_layers']
         if not token_grids or any(g < 1 for g in token_grids):
@@ -208,14 +202,7 @@ class SuperViT(BaseBackbone):
         self.keep_rates = tuple(sorted(keep_rates))
         self.prune_layers = tuple(prune_layers)
         self.out_type = out_type
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = []
-        for idx in out_indices:
-            if not -self.num_layers <= idx < self.num_layers:
-                raise ValueError(f'"out_indices" {idx} out of range for {self.num_layers} '
-                                 'blocks')
-            self.out_indices.append(idx % self.num_layers)
+        self.out_indices = normalize_indices(out_indices, self.num_layers)
         self.default_setting = (self.token_grids[-1], 1.0) if default_setting is None \
             else tuple(default_setting)
         self.setting = self.default_setting

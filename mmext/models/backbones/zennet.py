@@ -15,7 +15,7 @@ from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import StemStagesFinalConvMixin
+from ..layers.backbone_utils import StemStagesFinalConvMixin, check_stage_args, resolve_arch
 
 __all__ = ['ZenNet', 'ZenResUnit', 'make_divisible_round']
 
@@ -152,14 +152,8 @@ class ZenNet(StemStagesFinalConvMixin, BaseBackbone):
                      dict(type='Constant', val=1, layer=['_BatchNorm'])
                  ]) -> None:
         super().__init__(init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise ValueError(f'"arch" must be one of {sorted(self.arch_settings)} or a '
-                                 f'dict, got {arch!r}')
-            arch = self.arch_settings[arch]
-        keys = {'stem_channels', 'blocks', 'last_channels'}
-        if not isinstance(arch, dict) or not keys <= set(arch):
-            raise ValueError(f'a custom "arch" must be a dict with keys {sorted(keys)}')
+        arch = resolve_arch(arch, self.arch_settings,
+                            ('stem_channels', 'blocks', 'last_channels'))
         for i, b in enumerate(arch['blocks']):
             if len(b) != 6 or b[5] < 1:
                 raise ValueError(f'"arch.blocks[{i}]" must be [expansion, kernel_size, '
@@ -167,17 +161,8 @@ class ZenNet(StemStagesFinalConvMixin, BaseBackbone):
                                  f'got {b}')
         self.arch = arch
         self.num_outputs = len(arch['blocks']) + 1
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = []
-        for idx in out_indices:
-            if not -self.num_outputs <= idx < self.num_outputs:
-                raise ValueError(f'"out_indices" {idx} out of range for {self.num_outputs} '
-                                 'outputs')
-            self.out_indices.append(idx % self.num_outputs)
-        if not -1 <= frozen_stages < self.num_outputs:
-            raise ValueError(f'"frozen_stages" must be in [-1, {self.num_outputs - 1}], got '
-                             f'{frozen_stages}')
+        # outputs: the blocks, then the final conv; frozen_stages = k freezes stem + k blocks
+        self.out_indices = check_stage_args(out_indices, frozen_stages, self.num_outputs)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         use_se = arch.get('use_se', False)

@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from mmpretrain.structures import DataSample
 
 from mmext.registry import MODELS
+from ..layers.head_utils import fill_loss_cfg, pooled_feature, prepare_data_samples
 
 __all__ = ['HashingHead']
 
@@ -50,11 +51,7 @@ class HashingHead(BaseModule):
             raise ValueError(f'"code_length" must be >= 2, got {code_length}')
         if in_channels < 1:
             raise ValueError(f'"in_channels" must be >= 1, got {in_channels}')
-        loss = dict(loss)
-        for key, value in (('num_classes', num_classes), ('code_length', code_length)):
-            if loss.setdefault(key, value) != value:
-                raise ValueError(f'loss.{key}={loss[key]} does not match the head\'s '
-                                 f'{key}={value}')
+        loss = fill_loss_cfg(loss, num_classes=num_classes, code_length=code_length)
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.code_length = code_length
@@ -75,12 +72,7 @@ class HashingHead(BaseModule):
 
     def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         """Real-valued code before relaxation / binarisation, ``(B, code_length)``."""
-        x = feats[-1]
-        if x.dim() != 2 or x.size(1) != self.in_channels:
-            raise ValueError(f'HashingHead expects a pooled feature of shape '
-                             f'(B, {self.in_channels}), got {tuple(x.shape)}; add a '
-                             f'GlobalAveragePooling neck or fix "in_channels"')
-        return self.hash_layer(x)
+        return self.hash_layer(pooled_feature(feats, self.in_channels, 'HashingHead'))
 
     def loss(self, feats: Sequence[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> dict:
@@ -103,11 +95,8 @@ class HashingHead(BaseModule):
                 ) -> List[DataSample]:
         """Set ``hash_code`` (``+1 / -1`` float tensor of length ``code_length``)."""
         codes = self.binarize(self(feats)).detach()
-        if data_samples is None:
-            data_samples = [None] * codes.size(0)
         out = []
-        for sample, code in zip(data_samples, codes):
-            sample = DataSample() if sample is None else sample
+        for sample, code in zip(prepare_data_samples(data_samples, codes.size(0)), codes):
             sample.set_field(code, 'hash_code', dtype=torch.Tensor)
             out.append(sample)
         return out

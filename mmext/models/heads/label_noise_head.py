@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from mmpretrain.structures import DataSample
 
 from mmext.registry import MODELS
+from ..layers.head_utils import pooled_feature, prepare_data_samples
 
 __all__ = ['DistributionCalibrationHead']
 
@@ -92,11 +93,7 @@ class DistributionCalibrationHead(BaseModule):
 
     def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         """The pooled last-stage feature, ``(B, in_channels)``."""
-        x = feats[-1]
-        if x.dim() != 2 or x.size(1) != self.in_channels:
-            raise ValueError(f'DistributionCalibrationHead expects a pooled feature of shape '
-                             f'(B, {self.in_channels}), got {tuple(x.shape)}')
-        return x
+        return pooled_feature(feats, self.in_channels, 'DistributionCalibrationHead')
 
     def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         """Class logits, ``(B, num_classes)``."""
@@ -171,10 +168,8 @@ class DistributionCalibrationHead(BaseModule):
         """Set ``pred_score`` (softmax) and ``pred_label`` of each sample."""
         scores = F.softmax(self(feats), dim=1).detach()
         labels = scores.argmax(dim=1, keepdim=True)
-        if data_samples is None:
-            data_samples = [None] * scores.size(0)
         out = []
-        for sample, score, label in zip(data_samples, scores, labels):
-            sample = DataSample() if sample is None else sample
+        for sample, score, label in zip(prepare_data_samples(data_samples, scores.size(0)),
+                                        scores, labels):
             out.append(sample.set_pred_score(score).set_pred_label(label))
         return out

@@ -10,6 +10,7 @@ from mmpretrain.evaluation import Accuracy
 from mmpretrain.structures import DataSample
 
 from mmext.registry import MODELS
+from ..layers.head_utils import fill_loss_cfg, pooled_feature, prepare_data_samples
 
 __all__ = ['SoftTripleHead']
 
@@ -64,11 +65,7 @@ class SoftTripleHead(BaseModule):
             raise ValueError(f'"in_channels" must be >= 1, got {in_channels}')
         if embed_dims is not None and embed_dims < 1:
             raise ValueError(f'"embed_dims" must be >= 1 or None, got {embed_dims}')
-        loss = dict(loss)
-        for key, value in (('num_classes', num_classes), ('num_centers', num_centers)):
-            if loss.setdefault(key, value) != value:
-                raise ValueError(f'loss.{key}={loss[key]} does not match the head\'s '
-                                 f'{key}={value}')
+        loss = fill_loss_cfg(loss, num_classes=num_classes, num_centers=num_centers)
         self.num_classes = num_classes
         self.num_centers = num_centers
         self.in_channels = in_channels
@@ -84,11 +81,7 @@ class SoftTripleHead(BaseModule):
 
     def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         """L2-normalised embedding of the last stage feature, ``(B, D)``."""
-        x = feats[-1]
-        if x.dim() != 2 or x.size(1) != self.in_channels:
-            raise ValueError(f'SoftTripleHead expects a pooled feature of shape '
-                             f'(B, {self.in_channels}), got {tuple(x.shape)}; add a '
-                             f'GlobalAveragePooling neck or fix "in_channels"')
+        x = pooled_feature(feats, self.in_channels, 'SoftTripleHead')
         return F.normalize(self.proj(x), dim=1)
 
     def normalized_centers(self) -> torch.Tensor:
@@ -121,11 +114,9 @@ class SoftTripleHead(BaseModule):
         emb = self.pre_logits(feats)
         scores = F.softmax(self.loss_module.class_logits(emb, self.normalized_centers()), dim=1)
         labels = scores.argmax(dim=1, keepdim=True)
-        if data_samples is None:
-            data_samples = [None] * emb.size(0)
+        data_samples = prepare_data_samples(data_samples, emb.size(0))
         out = []
         for sample, e, score, label in zip(data_samples, emb.detach(), scores.detach(), labels):
-            sample = DataSample() if sample is None else sample
             sample.set_pred_score(score).set_pred_label(label)
             sample.set_field(e, 'embedding', dtype=torch.Tensor)
             out.append(sample)

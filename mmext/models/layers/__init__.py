@@ -7,3 +7,4 @@ from .reste import *  # noqa: F401,F403
 from .lts import *  # noqa: F401,F403
 from .lbc import *  # noqa: F401,F403
 from .backbone_utils import *  # noqa: F401,F403
+from .head_utils import *  # noqa: F401,F403

@@ -1,16 +1,88 @@
-"""Frozen-stage / ``norm_eval`` handling shared by the mmext backbones.
+"""Argument checks and frozen-stage / ``norm_eval`` handling shared by the mmext backbones.
 
-Each backbone decides WHICH modules a given ``frozen_stages`` freezes (its own
-``_freeze_stages``); how a module is frozen and how ``train()`` keeps frozen stages and
-BatchNorm layers in eval mode is the same everywhere and lives here.
+Every backbone takes an ``arch`` name or dict and ``out_indices``; the way these are resolved
+and checked (with errors naming the config key and the allowed values) lives here. Each
+backbone decides WHICH modules a given ``frozen_stages`` freezes (its own ``_freeze_stages``);
+how a module is frozen and how ``train()`` keeps frozen stages and BatchNorm layers in eval
+mode is the same everywhere and lives here too.
 """
-from typing import Iterable, List, Sequence, Tuple, Union
+from copy import deepcopy
+from typing import Iterable, List, Mapping, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ['freeze_modules', 'check_stage_args', 'FrozenStagesMixin', 'StemStagesFinalConvMixin']
+__all__ = [
+    'resolve_arch', 'normalize_indices', 'freeze_modules', 'stage_modules', 'check_stage_args',
+    'FrozenStagesMixin', 'StemStagesFinalConvMixin'
+]
+
+
+def resolve_arch(arch: Union[str, Mapping],
+                 arch_settings: Mapping[str, dict],
+                 required_keys: Sequence[str],
+                 same_length: Sequence[str] = ()) -> dict:
+    """Return the settings of a backbone's ``arch``: a named variant or a custom dict.
+
+    Names are looked up case-insensitively (as mmpretrain's ``VisionTransformer`` does), so
+    ``arch_settings`` keys are lower case.
+
+    Args:
+        arch (str | dict): The ``arch`` argument of the backbone.
+        arch_settings (Mapping[str, dict]): The backbone's named variants.
+        required_keys (Sequence[str]): Keys a custom ``arch`` dict must have.
+        same_length (Sequence[str]): Keys whose (sequence) values must have the same length,
+            e.g. ``('depths', 'num_heads')``. Defaults to ``()``.
+
+    Returns:
+        dict: A copy of the settings (the class-level ``arch_settings`` stay untouched).
+
+    Raises:
+        ValueError: For an unknown name (listing the known ones), a dict missing keys or
+            values of different lengths.
+        TypeError: If ``arch`` is neither a str nor a dict.
+    """
+    if isinstance(arch, str):
+        if arch.lower() not in arch_settings:
+            raise ValueError(f'"arch" must be one of {sorted(arch_settings)} or a dict, '
+                             f'got {arch!r}')
+        arch = arch_settings[arch.lower()]
+    elif isinstance(arch, Mapping):
+        missing = [k for k in required_keys if k not in arch]
+        if missing:
+            raise ValueError(f'a custom "arch" must be a dict with keys {list(required_keys)}; '
+                             f'it misses keys {missing}, got {dict(arch)!r}')
+    else:
+        raise TypeError(f'"arch" must be a str or dict, got {type(arch).__name__}')
+    lengths = {k: len(arch[k]) for k in same_length}
+    if len(set(lengths.values())) > 1:
+        values = ' and '.join(f'"arch.{k}" {list(arch[k])}' for k in same_length)
+        raise ValueError(f'{values} must have the same length')
+    return deepcopy(dict(arch))
+
+
+def normalize_indices(indices: Union[Sequence[int], int], length: int,
+                      name: str = 'out_indices') -> List[int]:
+    """Check indices into ``length`` items and map negative ones to ``length + i``.
+
+    Args:
+        indices (Sequence[int] | int): One index or several; negative values count from the
+            end, as in Python.
+        length (int): Number of items (stages, layers, outputs) indexed.
+        name (str): Config key of ``indices``, for the error message. Defaults to
+            ``'out_indices'``.
+
+    Returns:
+        List[int]: The indices, all in ``[0, length)``.
+    """
+    if isinstance(indices, int):
+        indices = [indices]
+    for i in indices:
+        if not -length <= i < length:
+            raise ValueError(f'"{name}" must be in [0, {length}), got {i} (negative values '
+                             f'count from the end, down to {-length})')
+    return [i % length for i in indices]
 
 
 def freeze_modules(modules: Iterable[nn.Module]) -> None:
@@ -38,15 +110,31 @@ def check_stage_args(out_indices: Union[Sequence[int], int], frozen_stages: int,
     Returns:
         List[int]: ``out_indices`` as a list of non-negative stage indices.
     """
-    if isinstance(out_indices, int):
-        out_indices = [out_indices]
-    out_indices = [i + num_stages if i < 0 else i for i in out_indices]
-    for i in out_indices:
-        if not 0 <= i < num_stages:
-            raise ValueError(f'"out_indices" must be in [0, {num_stages}), got {i}')
+    out_indices = normalize_indices(out_indices, num_stages)
     if not -1 <= frozen_stages < num_stages:
         raise ValueError(f'"frozen_stages" must be in [-1, {num_stages}), got {frozen_stages}')
     return out_indices
+
+
+def stage_modules(backbone: nn.Module, stage_ids: Iterable[int]) -> List[nn.Module]:
+    """``backbone.stages[i]`` and, for an output stage, its output norm ``norm{i}``.
+
+    The modules that freezing stage ``i`` of a backbone with per-output norms touches.
+
+    Args:
+        backbone (nn.Module): Has ``stages``, ``out_indices`` and ``norm{i}`` for each
+            ``i`` in ``out_indices``.
+        stage_ids (Iterable[int]): The stages.
+
+    Returns:
+        List[nn.Module]: The stages and their output norms.
+    """
+    modules = []
+    for i in stage_ids:
+        modules.append(backbone.stages[i])
+        if i in backbone.out_indices:
+            modules.append(getattr(backbone, f'norm{i}'))
+    return modules
 
 
 class FrozenStagesMixin:

@@ -1,15 +1,13 @@
 import pytest
 import torch
-from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from mmpretrain.structures import DataSample
 
 from mmext.models.heads import HashingHead
 from mmext.models.losses import HyP2Loss
 
-
-def _samples(labels):
-    return [DataSample().set_gt_label(int(l)) for l in labels]
+# sibling module of this file (pytest puts this folder on sys.path)
+from _head_checks import build_cifar_classifier, check_loss_trains
+from _head_checks import samples as _samples
 
 
 def test_loss_uses_tanh_codes_and_trains():
@@ -22,16 +20,7 @@ def test_loss_uses_tanh_codes_and_trains():
     loss = head.loss(feats, _samples(labels))['loss']
     ref = head.loss_module(torch.tanh(head(feats)), labels)
     assert torch.allclose(loss, ref)
-    loss.backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
-    opt = torch.optim.SGD(head.parameters(), lr=0.5)
-    first = loss.item()
-    for _ in range(20):
-        opt.zero_grad()
-        loss = head.loss(feats, _samples(labels))['loss']
-        loss.backward()
-        opt.step()
-    assert loss.item() < first
+    check_loss_trains(head, feats, _samples(labels))
 
 
 def test_predict_binary_codes():
@@ -51,13 +40,8 @@ def test_multilabel_gt_score():
 
 
 def test_in_image_classifier():
-    init_default_scope('mmpretrain')
-    model = PRETRAIN_MODELS.build(dict(
-        type='ImageClassifier',
-        backbone=dict(type='ResNet_CIFAR', depth=18, in_channels=1, stem_channels=8,
-                      base_channels=8, out_indices=(3, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='mmext.HashingHead', num_classes=10, in_channels=64, code_length=48)))
+    model = build_cifar_classifier(
+        dict(type='mmext.HashingHead', num_classes=10, in_channels=64, code_length=48))
     x = torch.randn(4, 1, 28, 28)
     assert torch.isfinite(model(x, _samples([0, 1, 2, 3]), mode='loss')['loss'])
     assert model(x, _samples([0, 1, 2, 3]), mode='predict')[0].hash_code.shape == (48, )

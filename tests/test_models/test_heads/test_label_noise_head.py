@@ -1,15 +1,12 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS as PRETRAIN_MODELS
-from mmpretrain.structures import DataSample
 
 from mmext.models.heads import DistributionCalibrationHead
 
-
-def _samples(labels):
-    return [DataSample().set_gt_label(int(l)) for l in labels]
+# sibling module of this file (pytest puts this folder on sys.path)
+from _head_checks import build_cifar_classifier
+from _head_checks import samples as _samples
 
 
 def _head(**kwargs):
@@ -63,15 +60,10 @@ def test_warmup_then_calibrated_sampling():
 
 
 def test_in_image_classifier_mean_mode():
-    init_default_scope('mmpretrain')
-    model = PRETRAIN_MODELS.build(dict(
-        type='ImageClassifier',
-        backbone=dict(type='ResNet_CIFAR', depth=18, in_channels=1, stem_channels=8,
-                      base_channels=8, out_indices=(3, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='mmext.DistributionCalibrationHead', num_classes=10, in_channels=64,
-                  memory_size=16, warmup_iters=1, calib_interval=1, min_count=2,
-                  loss=dict(type='mmext.DistributionCalibrationLoss', mode='mean'))))
+    model = build_cifar_classifier(
+        dict(type='mmext.DistributionCalibrationHead', num_classes=10, in_channels=64,
+             memory_size=16, warmup_iters=1, calib_interval=1, min_count=2,
+             loss=dict(type='mmext.DistributionCalibrationLoss', mode='mean')))
     x = torch.randn(8, 1, 28, 28)
     labels = [0, 1, 2, 3, 0, 1, 2, 3]
     for _ in range(3):

@@ -1,16 +1,13 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS as PRETRAIN_MODELS
-from mmpretrain.structures import DataSample
 
 from mmext.models.heads import SoftTripleHead
 from mmext.models.losses import SoftTripleLoss
 
-
-def _samples(labels):
-    return [DataSample().set_gt_label(int(l)) for l in labels]
+# sibling module of this file (pytest puts this folder on sys.path)
+from _head_checks import build_cifar_classifier, check_loss_trains
+from _head_checks import samples as _samples
 
 
 def test_loss_matches_the_loss_module_and_trains():
@@ -23,16 +20,7 @@ def test_loss_matches_the_loss_module_and_trains():
     ref = SoftTripleLoss(num_classes=3, num_centers=2)(emb, F.normalize(head.centers, dim=1),
                                                         labels)
     assert torch.allclose(loss, ref)
-    loss.backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
-    opt = torch.optim.SGD(head.parameters(), lr=0.5)
-    first = loss.item()
-    for _ in range(20):
-        opt.zero_grad()
-        loss = head.loss(feats, _samples(labels))['loss']
-        loss.backward()
-        opt.step()
-    assert loss.item() < first
+    check_loss_trains(head, feats, _samples(labels))
 
 
 def test_predict_sets_embedding_and_scores():
@@ -49,14 +37,9 @@ def test_predict_sets_embedding_and_scores():
 
 
 def test_in_image_classifier():
-    init_default_scope('mmpretrain')
-    model = PRETRAIN_MODELS.build(dict(
-        type='ImageClassifier',
-        backbone=dict(type='ResNet_CIFAR', depth=18, in_channels=1, stem_channels=8,
-                      base_channels=8, out_indices=(3, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='mmext.SoftTripleHead', num_classes=10, in_channels=64, embed_dims=16,
-                  num_centers=2)))
+    model = build_cifar_classifier(
+        dict(type='mmext.SoftTripleHead', num_classes=10, in_channels=64, embed_dims=16,
+             num_centers=2))
     x = torch.randn(4, 1, 28, 28)
     losses = model(x, _samples([0, 1, 2, 3]), mode='loss')
     assert torch.isfinite(losses['loss'])

@@ -1,10 +1,16 @@
-"""Tests of the frozen-stage helpers shared by the backbones (layers/backbone_utils.py)."""
+"""Tests of the arch / index checks and frozen-stage helpers shared by the backbones."""
 import pytest
 import torch
 import torch.nn as nn
 
 from mmext.models.layers.backbone_utils import (FrozenStagesMixin, StemStagesFinalConvMixin,
-                                                check_stage_args, freeze_modules)
+                                                check_stage_args, freeze_modules,
+                                                normalize_indices, resolve_arch, stage_modules)
+
+ARCHS = {
+    'tiny': dict(embed_dims=8, depths=[1, 2], num_heads=[1, 2]),
+    'small': dict(embed_dims=16, depths=[2, 2], num_heads=[2, 4]),
+}
 
 
 class _Net(StemStagesFinalConvMixin, nn.Module):
@@ -37,6 +43,53 @@ def test_check_stage_args():
         check_stage_args((4, ), -1, 4)
     with pytest.raises(ValueError, match=r'"frozen_stages" must be in \[-1, 4\), got 4'):
         check_stage_args(3, 4, 4)
+
+
+def test_resolve_arch_by_name_is_case_insensitive_copy():
+    arch = resolve_arch('Tiny', ARCHS, ('embed_dims', 'depths', 'num_heads'))
+    assert arch == ARCHS['tiny']
+    arch['depths'].append(3)  # the caller may edit its copy ...
+    assert ARCHS['tiny']['depths'] == [1, 2]  # ... the class-level settings stay intact
+
+
+def test_resolve_arch_custom_dict():
+    custom = dict(embed_dims=4, depths=[1], num_heads=[1], extra=True)
+    assert resolve_arch(custom, ARCHS, ('embed_dims', 'depths'), ('depths', 'num_heads')) \
+        == custom
+
+
+@pytest.mark.parametrize('arch,error,match', [
+    ('huge', ValueError, r'"arch" must be one of \[.small., .tiny.\] or a dict, got .huge.'),
+    (dict(embed_dims=4, depths=[1]), ValueError,
+     r'a custom "arch" must be a dict with keys \[.embed_dims., .depths., .num_heads.\]; '
+     r'it misses keys \[.num_heads.\]'),
+    (dict(embed_dims=4, depths=[1, 1], num_heads=[1]), ValueError,
+     r'"arch.depths" \[1, 1\] and "arch.num_heads" \[1\] must have the same length'),
+    ([8, [1], [1]], TypeError, r'"arch" must be a str or dict, got list'),
+])
+def test_resolve_arch_errors(arch, error, match):
+    with pytest.raises(error, match=match):
+        resolve_arch(arch, ARCHS, ('embed_dims', 'depths', 'num_heads'),
+                     same_length=('depths', 'num_heads'))
+
+
+def test_normalize_indices():
+    assert normalize_indices(-1, 5) == [4]
+    assert normalize_indices((0, -5, 4), 5) == [0, 0, 4]
+    with pytest.raises(ValueError, match=r'"out_indices" must be in \[0, 5\), got 5'):
+        normalize_indices([5], 5)
+    with pytest.raises(ValueError, match=r'"prune_layers" must be in \[0, 5\), got -6 '
+                       r'\(negative values count from the end, down to -5\)'):
+        normalize_indices([-6], 5, name='prune_layers')
+
+
+def test_stage_modules():
+    net = nn.Module()
+    net.stages = nn.ModuleList([nn.Identity(), nn.Identity(), nn.Identity()])
+    net.out_indices = [1, 2]
+    net.norm1, net.norm2 = nn.LayerNorm(2), nn.LayerNorm(3)
+    assert stage_modules(net, range(2)) == [net.stages[0], net.stages[1], net.norm1]
+    assert stage_modules(net, []) == []
 
 
 def test_forward_matches_reference():
