@@ -24,7 +24,8 @@ from mmpretrain.models.backbones.vision_transformer import VisionTransformer
 from mmpretrain.models.utils import resize_pos_embed
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import FrozenStagesMixin, freeze_modules
+from ..layers.backbone_utils import (FrozenStagesMixin, freeze_modules, normalize_indices,
+                                     resolve_arch, stage_modules)
 
 __all__ = ['STViT', 'STViTDeiT', 'SemanticBlock', 'SemanticTokenGeneration', 'STViTRStage']
 
@@ -396,17 +397,9 @@ class STViT(FrozenStagesMixin, BaseBackbone):
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
                  ]) -> None:
         super().__init__(init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_zoo:
-                raise ValueError(f'"arch" must be one of {sorted(self.arch_zoo)} or a dict, '
-                                 f'got {arch!r}')
-            arch = self.arch_zoo[arch]
-        if not isinstance(arch, dict) or not {'embed_dims', 'depths', 'num_heads'} <= set(arch):
-            raise ValueError('a custom "arch" needs keys embed_dims, depths and num_heads')
+        arch = resolve_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'),
+                            same_length=('depths', 'num_heads'))
         depths, heads = list(arch['depths']), list(arch['num_heads'])
-        if len(depths) != len(heads):
-            raise ValueError(f'"arch.depths" {depths} and "arch.num_heads" {heads} differ in '
-                             'length')
         num_stages = len(depths)
         for i in semantic_stages:
             if not 0 <= i < num_stages:
@@ -414,13 +407,7 @@ class STViT(FrozenStagesMixin, BaseBackbone):
             if depths[i] % 6:
                 raise ValueError(f'"arch.depths[{i}]" must be a multiple of 6 for a semantic '
                                  f'stage, got {depths[i]}')
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = []
-        for i in out_indices:
-            if not -num_stages <= i < num_stages:
-                raise ValueError(f'"out_indices" {i} out of range for {num_stages} stages')
-            self.out_indices.append(i % num_stages)
+        self.out_indices = normalize_indices(out_indices, num_stages)
         if not -1 <= frozen_stages <= num_stages:
             raise ValueError(f'"frozen_stages" must be in [-1, {num_stages}], got '
                              f'{frozen_stages}')
@@ -477,10 +464,7 @@ class STViT(FrozenStagesMixin, BaseBackbone):
     def _freeze_stages(self) -> None:
         if self.frozen_stages < 0:
             return
-        modules = [self.patch_embed] + list(self.stages[:self.frozen_stages])
-        modules += [getattr(self, f'norm{i}') for i in self.out_indices
-                    if i < self.frozen_stages]
-        freeze_modules(modules)
+        freeze_modules([self.patch_embed, *stage_modules(self, range(self.frozen_stages))])
 
 
 @MODELS.register_module()
@@ -563,16 +547,8 @@ class STViTDeiT(FrozenStagesMixin, VisionTransformer):
                  ],
                  **kwargs) -> None:
         # validate before the parent builds anything: its checks are bare asserts
-        if isinstance(arch, str):
-            if arch.lower() not in self.arch_zoo:
-                raise ValueError(f'"arch" must be one of {sorted(self.arch_zoo)} or a dict, '
-                                 f'got {arch!r}')
-            settings = self.arch_zoo[arch.lower()]
-        else:
-            keys = {'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'}
-            if not isinstance(arch, dict) or not keys <= set(arch):
-                raise ValueError(f'a custom "arch" needs the keys {sorted(keys)}, got {arch}')
-            settings = arch
+        settings = resolve_arch(arch, self.arch_zoo,
+                                ('embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'))
         num_layers = settings['num_layers']
         side = int(round(num_semantic_tokens**0.5))
         if num_semantic_tokens < 1 or side * side != num_semantic_tokens:

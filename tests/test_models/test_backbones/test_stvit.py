@@ -236,7 +236,8 @@ def test_deit_bad_config():
         _deit(semantic_layer=3)
     with pytest.raises(ValueError, match='"arch" must be one of'):
         STViTDeiT(arch='deit-huge')
-    with pytest.raises(ValueError, match='custom "arch" needs'):
+    with pytest.raises(ValueError,
+                       match=r'misses keys \[.num_heads., .feedforward_channels.\]'):
         STViTDeiT(arch=dict(embed_dims=32, num_layers=4))
     with pytest.raises(ValueError, match='"frozen_stages"'):
         _deit(frozen_stages=5)
