@@ -21,8 +21,9 @@ int32_t count_at_least(const float* x, int64_t n, float t) {
   return c;
 }
 
-// Finds t with exactly k values >= t. Fails (the caller then selects by index) when the k-th
-// and (k+1)-th largest values are equal, or the row holds NaN or +-inf.
+// Finds t with exactly k values >= t by bisection over the value range. Fails (the caller then
+// selects by index) when the k-th and (k+1)-th largest values are equal, or the row holds NaN
+// or +-inf.
 bool bisect_threshold(const float* x, int64_t n, int64_t k, float* thresh) {
   float lo = x[0], hi = x[0];
   bool nan = false;
@@ -36,7 +37,8 @@ bool bisect_threshold(const float* x, int64_t n, int64_t k, float* thresh) {
     *thresh = hi;
     return true;
   }
-  // Invariant: count(x >= lo) > k > count(x >= hi).
+  // Invariant: count(x >= lo) > k > count(x >= hi). (Interpolating the counts instead of
+  // bisecting was tried: no faster on attention logits.)
   for (int it = 0; it < 64; ++it) {
     const float mid = lo + (hi - lo) * 0.5f;
     if (!(mid > lo && mid < hi)) return false;  // no float left between them: a tie
@@ -67,34 +69,34 @@ void select_by_index(const float* x, int64_t n, int64_t k, std::vector<int64_t>&
 
 }  // namespace
 
-torch::Tensor topk_mask(const torch::Tensor& logits, int64_t k) {
-  TORCH_CHECK(logits.device().is_cpu() && logits.scalar_type() == at::kFloat && logits.dim() > 0,
-              "topk_mask expects a float32 CPU tensor with at least one dim, got ",
-              logits.toString(), " of shape ", logits.sizes());
-  const int64_t n = logits.size(-1);
+// In place: each row is read while its threshold is searched, then overwritten by its mask.
+torch::Tensor topk_mask_(torch::Tensor x, int64_t k) {
+  TORCH_CHECK(x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() > 0 &&
+                  x.is_contiguous(),
+              "topk_mask_ expects a contiguous float32 CPU tensor with at least one dim, got ",
+              x.toString(), " of shape ", x.sizes());
+  const int64_t n = x.size(-1);
   TORCH_CHECK(k >= 1 && k <= n, "k must be in [1, ", n, "], got ", k);
-  const auto x = logits.contiguous();
-  auto out = torch::empty_like(x);
-  const float* src = x.data_ptr<float>();
-  float* dst = out.data_ptr<float>();
-  const int64_t rows = n == 0 ? 0 : x.numel() / n;
+  float* data = x.data_ptr<float>();
+  const int64_t rows = x.numel() / n;
   const float ninf = -std::numeric_limits<float>::infinity();
   at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
     std::vector<int64_t> order(n);
+    std::vector<float> mask(n);
     for (int64_t r = begin; r < end; ++r) {
-      const float* row = src + r * n;
-      float* o = dst + r * n;
+      float* row = data + r * n;
       float t;
       if (bisect_threshold(row, n, k, &t)) {
-        for (int64_t j = 0; j < n; ++j) o[j] = row[j] >= t ? 0.f : ninf;
+        for (int64_t j = 0; j < n; ++j) row[j] = row[j] >= t ? 0.f : ninf;
       } else {
-        select_by_index(row, n, k, order, o);
+        select_by_index(row, n, k, order, mask.data());
+        std::copy(mask.begin(), mask.end(), row);
       }
     }
   });
-  return out;
+  return x;
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("topk_mask", &topk_mask, "exact per-row top-k as an additive 0/-inf float mask");
+  m.def("topk_mask_", &topk_mask_, "exact per-row top-k, in place, as an additive 0/-inf mask");
 }

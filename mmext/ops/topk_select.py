@@ -51,7 +51,7 @@ def _load_kernel() -> Optional[ModuleType]:
         return None
 
 
-def topk_mask(logits: Tensor, k: int) -> Tensor:
+def topk_mask(logits: Tensor, k: int, inplace: bool = False) -> Tensor:
     """Additive mask that keeps the ``k`` largest entries of every row of ``logits``.
 
     Kept entries are 0, the others ``-inf``; exactly ``k`` per row along the last dim. NaN ranks
@@ -64,6 +64,9 @@ def topk_mask(logits: Tensor, k: int) -> Tensor:
     Args:
         logits (Tensor): Scores of any shape ``(..., M)``, ``M >= 1``.
         k (int): Entries kept per row, ``1 <= k <= M``.
+        inplace (bool): Overwrite ``logits`` with the mask when it is a contiguous float32
+            CPU tensor (or any tensor on the ``torch.topk`` path), saving an allocation of its
+            size. Defaults to False.
 
     Returns:
         Tensor: Mask of the shape and dtype of ``logits``.
@@ -77,6 +80,10 @@ def topk_mask(logits: Tensor, k: int) -> Tensor:
         kernel = _load_kernel()
         if kernel is not None:
             # float16/bfloat16 -> float32 is exact and keeps the order
-            return kernel.topk_mask(logits.float(), k).to(logits.dtype)
+            x = logits.float().contiguous()
+            if x is logits and not inplace:
+                x = x.clone()
+            return kernel.topk_mask_(x, k).to(logits.dtype)
     index = logits.topk(k, dim=-1, sorted=False).indices
-    return torch.full_like(logits, float('-inf')).scatter_(-1, index, 0.)
+    mask = logits if inplace else torch.empty_like(logits)
+    return mask.fill_(float('-inf')).scatter_(-1, index, 0.)

@@ -89,3 +89,15 @@ def test_build_failure_warns_and_falls_back(monkeypatch):
 def test_bad_k(k):
     with pytest.raises(ValueError, match=r'k must be in \[1, 9\] for logits of shape \(2, 9\)'):
         topk_mask(torch.randn(2, 9), k)
+
+
+@pytest.mark.parametrize('fast', [True, False])
+def test_inplace(fast, monkeypatch):
+    if not fast:
+        monkeypatch.setattr(topk_select, '_load_kernel', lambda: None)
+    x = torch.randn(4, 3, 21)
+    expected = reference(x, 5)
+    y = x.clone()
+    assert torch.equal(topk_mask(y, 5), expected) and torch.equal(y, x)  # not touched
+    out = topk_mask(y, 5, inplace=True)
+    assert out.data_ptr() == y.data_ptr() and torch.equal(y, expected)

@@ -80,7 +80,7 @@ def knn_attention(q: Tensor,
     with torch.no_grad():
         # The ranking does not depend on the (positive) scale, so it is left out here. A float
         # mask (not bool) keeps SDPA on its fused path.
-        mask = topk_mask(q @ k.transpose(-2, -1), keep)  # (B, h, N, M)
+        mask = topk_mask(q @ k.transpose(-2, -1), keep, inplace=True)  # (B, h, N, M)
     return F.scaled_dot_product_attention(
         q, k, v, attn_mask=mask.to(q.dtype), dropout_p=dropout_p, scale=scale)
 
