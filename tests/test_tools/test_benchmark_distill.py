@@ -9,9 +9,11 @@ def test_benchmark_prints_three_timings(load_tool, fashion_mnist_root, capsys):
     ])
     out = capsys.readouterr().out
     assert 'device: CPU' in out and 'distill / (student + teacher)' in out
-    assert all(results[k] > 0 for k in ('student', 'teacher', 'distill'))
+    assert all(results[k] > 0 for k in ('student', 'teacher', 'losses', 'distill'))
     assert results['ratio'] == pytest.approx(
         results['distill'] / (results['student'] + results['teacher']))
+    assert results['overhead'] == pytest.approx(
+        results['distill'] / (results['student'] + results['teacher'] + results['losses']))
 
 
 def test_benchmark_needs_a_teacher(load_tool):

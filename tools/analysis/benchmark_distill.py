@@ -6,9 +6,12 @@
 CONFIG is an ``mmext.Distiller`` config. One batch of its training dataloader is reused for
 every step. Printed: the device, the time of (1) a student training step (forward + loss +
 backward + SGD step), (2) a teacher forward (eval, no_grad, as run by the distiller), (3) a
-distillation training step, and the ratio ``distill / (student + teacher)`` (goal <= 1.15).
-The three are timed in interleaved rounds and each reported as its median over the rounds, so
-that a load change on a shared machine hits all three alike.
+distillation training step, (4) the distillation losses alone (forward + backward of the loss
+modules on recorded features: their projectors / generation blocks are trained parts of the
+method), and the ratios ``distill / (student + teacher)`` (goal <= 1.15) and
+``distill / (student + teacher + losses)`` (what the distiller itself adds). They are timed in
+interleaved rounds and each reported as its median over the rounds, so that a load change on a
+shared machine hits all of them alike.
 """
 import statistics
 import argparse
@@ -99,9 +102,20 @@ def benchmark(cfg: Config, iters: int, warmup: int, device: str,
     def teacher_forward():
         model._teacher_records(data['inputs'])
 
+    # The distillation losses alone (their connectors / generation blocks are trained too), on
+    # features recorded once: the student's become leaves so the backward stops at them.
+    t_records = model._teacher_records(data['inputs'])
+    s_records = model._run_recorded(lambda: student_loss(data), 'student')[1]
+    s_records = {k: [_as_leaf(x) for x in v] for k, v in s_records.items()}
+    labels = model._labels(data['data_samples'])
+
+    def losses_step():
+        sum(model._distill_losses(s_records, t_records, labels).values()).backward()
+
     fns = dict(
         student=train_step_fn(model.student, data, student_loss),
         teacher=teacher_forward,
+        losses=losses_step,
         distill=train_step_fn(model, data, distill_loss))
     times = {k: [] for k in fns}
     for r in range(rounds):
@@ -109,7 +123,18 @@ def benchmark(cfg: Config, iters: int, warmup: int, device: str,
             times[name].append(time_it(fn, iters, warmup if r == 0 else 0, device))
     results = {k: statistics.median(v) for k, v in times.items()}
     results['ratio'] = results['distill'] / (results['student'] + results['teacher'])
+    results['overhead'] = results['distill'] / (
+        results['student'] + results['teacher'] + results['losses'])
     return results
+
+
+def _as_leaf(x):
+    """Detached copy of a recorded output (tensor or nested tuple / list) requiring grad."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().requires_grad_(x.is_floating_point())
+    if isinstance(x, (list, tuple)):
+        return type(x)(_as_leaf(i) for i in x)
+    return x
 
 
 def describe_device(device: str) -> str:
@@ -133,7 +158,11 @@ def main(argv=None) -> Dict[str, float]:
     print(f'student train step : {results["student"] * 1e3:9.1f} ms')
     print(f'teacher forward    : {results["teacher"] * 1e3:9.1f} ms')
     print(f'distill train step : {results["distill"] * 1e3:9.1f} ms')
+    print(f'distill losses     : {results["losses"] * 1e3:9.1f} ms  (forward + backward of '
+          'the loss modules alone)')
     print(f'distill / (student + teacher) = {results["ratio"]:.3f} (goal <= 1.15)')
+    print(f'distill / (student + teacher + losses) = {results["overhead"]:.3f} (the '
+          "distiller's own overhead)")
     return results
 
 
