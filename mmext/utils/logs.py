@@ -1,4 +1,6 @@
-"""Reading the scalar logs mmengine writes (``<work_dir>/<timestamp>/vis_data/scalars.json``)."""
+"""Reading the logs mmengine writes: training / validation scalars
+(``<work_dir>/<timestamp>/vis_data/scalars.json``) and test results
+(``<work_dir>/<timestamp>/<timestamp>.json``, written by ``tools/test.py``)."""
 import json
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -28,7 +30,14 @@ def load_scalars(work_dir: str) -> Tuple[List[Dict], List[Dict]]:
 
 
 def final_metrics(work_dir: str) -> Dict[str, float]:
-    """The metrics of the last validation of a run."""
+    """The metrics of the last validation of a training run, or of the newest test of a
+    ``tools/test.py`` work dir (one without scalar logs)."""
+    if not list(Path(work_dir).glob('*/vis_data/scalars.json')):
+        # test results: <timestamp>/<timestamp>.json; timestamps sort in time order
+        tests = sorted(p for p in Path(work_dir).glob('*/*.json') if p.stem == p.parent.name)
+        if tests:
+            record = json.loads(tests[-1].read_text())
+            return {k: v for k, v in record.items() if k not in BOOKKEEPING}
     _, val = load_scalars(work_dir)
     if not val:
         raise ValueError(f'"{work_dir}" has no validation record')

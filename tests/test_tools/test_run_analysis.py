@@ -59,6 +59,24 @@ def test_compare_runs_mean_and_spread(tmp_path, compare_runs):
     assert table.splitlines()[2] == '| T=1, k=2 | 1 | 70.00 |'
 
 
+def make_test_dir(root, name, results):
+    """A work dir as tools/test.py leaves it: <ts>/<ts>.json per test run, newest last."""
+    for ts, top1 in results:
+        (root / name / ts).mkdir(parents=True)
+        (root / name / ts / f'{ts}.json').write_text(
+            json.dumps({'accuracy/top1': top1, 'data_time': 0.1, 'time': 0.2}))
+    return str(root / name)
+
+
+def test_compare_runs_reads_test_results(tmp_path, compare_runs):
+    test_dir = make_test_dir(tmp_path, 'shifted', [('20260101_000000', 50.0),
+                                                   ('20260102_000000', 64.5)])
+    table = compare_runs.main(['--run', f'AdaNPC={test_dir}', '--precision', '1'])
+    assert table.splitlines()[2] == '| AdaNPC | 1 | 64.5 |'  # the newest test, no bookkeeping
+    with pytest.raises(FileNotFoundError, match='scalars.json'):
+        compare_runs.main(['--run', f'empty={tmp_path / "nothing"}'])
+
+
 def test_compare_runs_rejects_a_bad_run_spec(compare_runs):
     with pytest.raises(SystemExit):
         compare_runs.main(['--run', 'no-equals-sign'])
