@@ -3,30 +3,17 @@
 # of DeiT at 224x224; DeiT's recipe (class-token head, label smoothing 0.1, AdamW, no decay on
 # norms / biases / tokens, gradient clipping), 1 epoch on the first 20k training images.
 _base_ = [
+    '../_base_/models/vit-tiny-p4_fashionmnist.py',
     '../_base_/datasets/fashion_mnist.py',
     '../_base_/schedules/adamw-1e_fashionmnist.py',
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 model = dict(
-    type='ImageClassifier',
     backbone=dict(
-        type='VisionTransformer',
         arch=dict(embed_dims=64, num_layers=6, num_heads=4, feedforward_channels=256),
-        img_size=28,
         patch_size=2,
-        in_channels=1,
-        drop_path_rate=0.0),
-    neck=None,
-    head=dict(
-        type='VisionTransformerClsHead',
-        num_classes=10,
-        in_channels=64,
-        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')),
-    init_cfg=[
-        dict(type='TruncNormal', layer='Linear', std=.02),
-        dict(type='Constant', layer='LayerNorm', val=1., bias=0.),
-    ])
+        drop_path_rate=0.0))
 
 train_dataloader = dict(dataset=dict(indices=20000))
 optim_wrapper = dict(
