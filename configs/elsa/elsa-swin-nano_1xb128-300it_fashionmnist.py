@@ -2,13 +2,9 @@
 # Fashion-MNIST for 300 iterations (0.64 epoch, batch 128) on a shared CPU. 28x28 inputs:
 # patch size 2 gives 14/7/4/2 maps; the ELSA kernel is 5 and the Swin window 2 (the size of the
 # last map) to suit the small maps.
-_base_ = [
-    '../_base_/datasets/fashion_mnist.py',
-    '../_base_/schedules/adamw-300it_fashionmnist.py',
-]
+_base_ = ['../_base_/nano_1xb128-300it_fashionmnist.py']
 
 model = dict(
-    type='ImageClassifier',
     backbone=dict(
         type='mmext.ELSASwin',
         arch=dict(embed_dims=24, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8], group_width=8),
@@ -17,12 +13,7 @@ model = dict(
         elsa_kernel=5,
         window_size=2,
         drop_path_rate=0.05),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=10,
-        in_channels=192,
-        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, loss_weight=1.0)))
+    head=dict(in_channels=192))
 
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 

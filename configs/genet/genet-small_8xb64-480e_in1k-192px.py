@@ -1,22 +1,11 @@
 # GENet-small on ImageNet-1k at 192x192 (the input size of the released GENet-small; structure
 # from GENet_small.txt of idstcv/GPU-Efficient-Networks). The recipe follows the Zen-NAS
 # scripts without their EfficientNet-B3 teacher distillation. GENet-normal / -large inherit this.
-_base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64.py',
-    '../_base_/schedules/zennas_sgd-480e_in1k.py',
-    'mmpretrain::_base_/default_runtime.py',
-]
+_base_ = ['../_base_/zennas_8xb64-480e_in1k.py']
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='mmext.GENet', arch='small'),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=1920,
-        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, loss_weight=1.0)))
+    backbone=dict(type='mmext.GENet', arch='small'), head=dict(in_channels=1920))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -5,6 +5,7 @@
 _base_ = [
     'mmpretrain::_base_/models/resnet50_label_smooth.py',
     'mmpretrain::_base_/datasets/imagenet_bs64.py',
+    '../_base_/schedules/compression_sgd.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
@@ -19,16 +20,15 @@ model = dict(
 
 train_dataloader = dict(batch_size=256)
 max_epochs = 120
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4))
+# the shared compression SGD recipe with LBC's weight decay
+optim_wrapper = dict(optimizer=dict(weight_decay=5e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=5,
          convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', T_max=max_epochs - 5, by_epoch=True, begin=5,
          end=max_epochs),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
+train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=256)
 
 custom_hooks = [dict(type='mmext.LBCHook', start=0, end=60, by_epoch=True)]

@@ -7,6 +7,7 @@
 _base_ = [
     'mmpretrain::_base_/models/resnet18.py',
     'mmpretrain::_base_/datasets/imagenet_bs64.py',
+    '../_base_/schedules/lts_sgd.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
@@ -20,16 +21,8 @@ model = dict(
     ])
 
 max_epochs = 100
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),
-    paramwise_cfg=dict(custom_keys={
-        'weight_step': dict(lr_mult=1e-3, decay_mult=0.0),
-        'act_step': dict(lr_mult=1e-3, decay_mult=0.0)
-    }))
 param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90], gamma=0.1)
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
+train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=256)
 
 custom_hooks = [

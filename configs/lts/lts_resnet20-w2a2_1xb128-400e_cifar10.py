@@ -6,6 +6,7 @@
 _base_ = [
     '../_base_/models/cifar-resnet20.py',
     'mmpretrain::_base_/datasets/cifar10_bs16.py',
+    '../_base_/schedules/lts_sgd.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
@@ -20,16 +21,8 @@ model = dict(
 
 train_dataloader = dict(batch_size=128)
 max_epochs = 400
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),
-    paramwise_cfg=dict(custom_keys={
-        'weight_step': dict(lr_mult=1e-3, decay_mult=0.0),
-        'act_step': dict(lr_mult=1e-3, decay_mult=0.0)
-    }))
 param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[100, 200, 300], gamma=0.1)
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=10)
-val_cfg = dict()
-test_cfg = dict()
+train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 
 custom_hooks = [
     dict(type='mmext.LTSHook', warmup=80, distance_ema=0.99, mode='linear-growth',

@@ -2,13 +2,9 @@
 # scratch on Fashion-MNIST for 300 iterations (0.64 epoch, batch 128) on a shared CPU. 28x28
 # inputs: the stem keeps the resolution (stem_stride=1) so the ladder stages see 4x4 and 2x2
 # maps, with 2x2 windows.
-_base_ = [
-    '../_base_/datasets/fashion_mnist.py',
-    '../_base_/schedules/adamw-300it_fashionmnist.py',
-]
+_base_ = ['../_base_/nano_1xb128-300it_fashionmnist.py']
 
 model = dict(
-    type='ImageClassifier',
     backbone=dict(
         type='mmext.PSLT',
         arch=dict(embed_dims=12, conv_depths=[1, 1], depths=[2, 1], num_heads=[2, 4]),
@@ -16,11 +12,6 @@ model = dict(
         stem_stride=1,
         window_size=2,
         drop_path_rate=0.05),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=10,
-        in_channels=192,
-        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, loss_weight=1.0)))
+    head=dict(in_channels=192))
 
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)

@@ -6,6 +6,7 @@
 _base_ = [
     'mmpretrain::_base_/models/resnet18.py',
     'mmpretrain::_base_/datasets/imagenet_bs64.py',
+    '../_base_/schedules/compression_sgd.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
@@ -22,12 +23,9 @@ val_dataloader = dict(batch_size=256)
 test_dataloader = val_dataloader
 
 max_epochs = 250
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
 param_scheduler = dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0,
                        end=max_epochs)
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
+train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=750)
 
 custom_hooks = [dict(type='mmext.ReSTEHook', o_start=1.0, o_end=3.0, by_epoch=True)]

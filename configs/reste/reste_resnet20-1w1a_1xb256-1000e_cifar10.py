@@ -6,6 +6,7 @@
 _base_ = [
     '../_base_/models/cifar-resnet20.py',
     'mmpretrain::_base_/datasets/cifar10_bs16.py',
+    '../_base_/schedules/compression_sgd.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
@@ -22,15 +23,12 @@ val_dataloader = dict(batch_size=128)
 test_dataloader = val_dataloader
 
 max_epochs = 1000
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.2, by_epoch=True, begin=0, end=5),
     dict(type='CosineAnnealingLR', T_max=max_epochs - 5, by_epoch=True, begin=5,
          end=max_epochs),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=10)
-val_cfg = dict()
-test_cfg = dict()
+train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 auto_scale_lr = dict(base_batch_size=256)
 
 custom_hooks = [dict(type='mmext.ReSTEHook', o_start=1.0, o_end=3.0, by_epoch=True)]

@@ -28,9 +28,15 @@ def combination_matrix(n: int, m: int) -> Tensor:
 
 class _LBCMixin(CompressedLayerMixin):
     """Combination scores and mask shared by :class:`LBCConv2d` and :class:`LBCLinear`; see
-    their docstrings for the arguments."""
+    their docstrings for the arguments.
 
-    def _init_lbc(self, n: int, m: int) -> None:
+    Mixed in before ``nn.Conv2d`` / ``nn.Linear``: the host layer is built from ``*args`` /
+    ``**kwargs`` first, so the scores can be sized from its weight.
+    """
+
+    def __init__(self, *args, N: int = 2, M: int = 4, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        n, m = N, M
         if not isinstance(n, int) or not isinstance(m, int) or n < 1 or m < 1:
             raise ValueError(f'"N" and "M" must be positive ints, got N={n!r}, M={m!r}')
         if n > m:
@@ -114,10 +120,6 @@ class LBCConv2d(_LBCMixin, nn.Conv2d):
         **kwargs: Keyword arguments of ``nn.Conv2d``.
     """
 
-    def __init__(self, *args, N: int = 2, M: int = 4, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_lbc(N, M)
-
 
 @MODELS.register_module()
 class LBCLinear(_LBCMixin, nn.Linear):
@@ -131,7 +133,3 @@ class LBCLinear(_LBCMixin, nn.Linear):
         M (int): Group size; ``in_features`` must be divisible by M. Defaults to 4.
         **kwargs: Keyword arguments of ``nn.Linear``.
     """
-
-    def __init__(self, *args, N: int = 2, M: int = 4, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_lbc(N, M)

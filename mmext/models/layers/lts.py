@@ -61,10 +61,15 @@ def lsq_quantize(x: Tensor, step: Tensor, bits: int, signed: bool, g: float) -> 
 
 class _LSQMixin(CompressedLayerMixin):
     """LSQ weight / activation fake quantization shared by :class:`LSQConv2d` and
-    :class:`LSQLinear`; see their docstrings for the arguments."""
+    :class:`LSQLinear`; see :class:`LSQConv2d` for the arguments.
 
-    def _init_lsq(self, weight_bits: int, act_bits: Optional[int],
-                  act_signed: Optional[bool]) -> None:
+    Mixed in before ``nn.Conv2d`` / ``nn.Linear``: the host layer is built from ``*args`` /
+    ``**kwargs`` first, so the quantizer state can be sized from its weight.
+    """
+
+    def __init__(self, *args, weight_bits: int = 2, act_bits: Optional[int] = 2,
+                 act_signed: Optional[bool] = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.weight_bits = check_bits(weight_bits, 'weight_bits')
         self.act_bits = None if act_bits is None else check_bits(act_bits, 'act_bits')
         if act_signed is not None and not isinstance(act_signed, bool):
@@ -147,11 +152,6 @@ class LSQConv2d(_LSQMixin, nn.Conv2d):
         **kwargs: Keyword arguments of ``nn.Conv2d``.
     """
 
-    def __init__(self, *args, weight_bits: int = 2, act_bits: Optional[int] = 2,
-                 act_signed: Optional[bool] = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_lsq(weight_bits, act_bits, act_signed)
-
 
 @MODELS.register_module()
 class LSQLinear(_LSQMixin, nn.Linear):
@@ -163,14 +163,9 @@ class LSQLinear(_LSQMixin, nn.Linear):
     Args:
         *args: Positional arguments of ``nn.Linear``.
         weight_bits (int): Weight bit-width in [1, 8]. Defaults to 2.
-        act_bits (int, optional): Activation bit-width in [1, 8]; None keeps full-precision
+        act_bits (int, optional): Activation bit-width in [1, 8], or None for full-precision
             inputs. Defaults to 2.
-        act_signed (bool, optional): Whether activations may be negative; None decides from
-            the first batch. Defaults to None.
+        act_signed (bool, optional): Whether the inputs may be negative, or None to decide
+            from the first batch. Defaults to None.
         **kwargs: Keyword arguments of ``nn.Linear``.
     """
-
-    def __init__(self, *args, weight_bits: int = 2, act_bits: Optional[int] = 2,
-                 act_signed: Optional[bool] = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_lsq(weight_bits, act_bits, act_signed)
