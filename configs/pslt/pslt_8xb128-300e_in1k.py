@@ -3,27 +3,16 @@
 # 0.2, RandAugment m9, mixup 0.8, cutmix 1.0, random erasing 0.25, label smoothing 0.1; evaluated
 # at 224 after resizing to 256), on mmpretrain's bases.
 _base_ = [
+    'mmpretrain::_base_/models/swin_transformer/tiny_224.py',
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
+# mmpretrain's Swin classifier (head, init, Mixup / CutMix) with our backbone
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='mmext.PSLT', arch='base', drop_path_rate=0.2),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=576,
-        init_cfg=None,
-        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
-        cal_acc=False),
-    init_cfg=[
-        dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
-        dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
-    ],
-    train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
+    backbone=dict(_delete_=True, type='mmext.PSLT', arch='base', drop_path_rate=0.2),
+    head=dict(in_channels=576))
 
 train_dataloader = dict(batch_size=128)
 val_dataloader = dict(batch_size=128)
