@@ -35,12 +35,15 @@ def _cpu_tag() -> str:
 def _load_kernel() -> Optional[ModuleType]:
     """Compile (once per machine, cached by torch in ``TORCH_EXTENSIONS_DIR``) and load the CPU
     kernel; None, with a warning, when no C++ toolchain is available."""
-    # importing cpp_extension without CUDA logs a CUDA_HOME warning that does not apply here
-    logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
     # torch runs `ninja` from PATH; a venv used without activation has it beside the interpreter
     venv_ninja = Path(sys.executable).with_name('ninja')
     if shutil.which('ninja') is None and venv_ninja.exists():
         os.environ['PATH'] = os.pathsep.join([str(venv_ninja.parent), os.environ.get('PATH', '')])
+    # importing cpp_extension without CUDA logs a CUDA_HOME warning that does not apply here;
+    # the user's logging level is restored afterwards
+    logger = logging.getLogger('torch.utils.cpp_extension')
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     try:
         from torch.utils.cpp_extension import load
         return load(name=f'mmext_topk_mask_{_cpu_tag()}', sources=[str(_SOURCE)],
@@ -49,6 +52,8 @@ def _load_kernel() -> Optional[ModuleType]:
         warnings.warn(f'mmext: could not build the CPU top-k kernel ({error}); k-NN attention '
                       'falls back to torch.topk, which is about 3x slower on CPU.')
         return None
+    finally:
+        logger.setLevel(level)
 
 
 def topk_mask(logits: Tensor, k: int, inplace: bool = False) -> Tensor:

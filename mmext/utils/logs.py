@@ -32,13 +32,13 @@ def load_scalars(work_dir: str) -> Tuple[List[Dict], List[Dict]]:
 def final_metrics(work_dir: str) -> Dict[str, float]:
     """The metrics of the last validation of a training run, or of the newest test of a
     ``tools/test.py`` work dir (one without scalar logs)."""
-    if not list(Path(work_dir).glob('*/vis_data/scalars.json')):
-        # test results: <timestamp>/<timestamp>.json; timestamps sort in time order
-        tests = sorted(p for p in Path(work_dir).glob('*/*.json') if p.stem == p.parent.name)
-        if tests:
-            record = json.loads(tests[-1].read_text())
-            return {k: v for k, v in record.items() if k not in BOOKKEEPING}
-    _, val = load_scalars(work_dir)
-    if not val:
-        raise ValueError(f'"{work_dir}" has no validation record')
-    return {k: v for k, v in val[-1].items() if k not in BOOKKEEPING}
+    # test results: <timestamp>/<timestamp>.json; timestamps sort in time order
+    tests = sorted(p for p in Path(work_dir).glob('*/*.json') if p.stem == p.parent.name)
+    if tests and not list(Path(work_dir).glob('*/vis_data/scalars.json')):
+        record = json.loads(tests[-1].read_text())
+    else:
+        _, val = load_scalars(work_dir)
+        if not val:
+            raise ValueError(f'"{work_dir}" has no validation record')
+        record = val[-1]
+    return {k: v for k, v in record.items() if k not in BOOKKEEPING}

@@ -49,14 +49,12 @@ def summarise(runs, metrics=None):
 
 
 def to_markdown(rows, columns=(), precision: int = 2) -> str:
-    """The table; ``columns`` is [(header, [one value per row])], shown after the run name.
+    """The table; ``columns`` is [(header, [one value per row])] (checked by ``main``), shown
+    after the run name.
 
     Metrics keep the order they were asked for (``--metrics``), otherwise the sorted order.
     """
     keys = list(dict.fromkeys(k for _, _, cells in rows for k in cells))
-    for header, values in columns:
-        if len(values) != len(rows):
-            raise ValueError(f'column "{header}" has {len(values)} values for {len(rows)} runs')
     headers = ['run'] + [header for header, _ in columns] + ['seeds'] + keys
     lines = ['| ' + ' | '.join(headers) + ' |', '|' + ' --- |' * len(headers)]
     for i, (name, seeds, cells) in enumerate(rows):
