@@ -12,7 +12,7 @@ import os.path as osp
 from mmengine.evaluator import DumpResults
 
 import mmext  # noqa: F401  (registers every mmext part)
-from mmext.engine import setup_cpu_distributed
+from mmext.engine import setup_cpu_distributed, shutdown_distributed
 from mmext.utils import (ConfigError, build_runner, check_data_roots, exit_on_user_error,
                          load_config, parse_tool_args, set_work_dir)
 
@@ -74,6 +74,7 @@ def main(argv=None):
         if args.out:
             runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
         metrics = runner.test()
+    shutdown_distributed()
     return metrics
 
 

@@ -6,7 +6,7 @@
 import argparse
 
 import mmext  # noqa: F401  (registers every mmext part)
-from mmext.engine import setup_cpu_distributed
+from mmext.engine import setup_cpu_distributed, shutdown_distributed
 from mmext.utils import (ConfigError, build_runner, check_data_roots, exit_on_user_error,
                          load_config, parse_tool_args, set_work_dir)
 
@@ -74,6 +74,7 @@ def main(argv=None):
         setup_cpu_distributed(cfg)
         # Models are built here, datasets and hooks lazily in train(): both can name a bad type.
         build_runner(cfg).train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -1,4 +1,5 @@
 from . import checkpoint_loader, hooks  # noqa: F401
-from .cpu_distributed import CPUDistributedDataParallel, setup_cpu_distributed
+from .cpu_distributed import (CPUDistributedDataParallel, setup_cpu_distributed,
+                              shutdown_distributed)
 
-__all__ = ['CPUDistributedDataParallel', 'setup_cpu_distributed']
+__all__ = ['CPUDistributedDataParallel', 'setup_cpu_distributed', 'shutdown_distributed']

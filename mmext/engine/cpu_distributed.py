@@ -36,7 +36,10 @@ def setup_cpu_distributed(cfg) -> bool:
     """
     if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
         return False
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    # Config.setdefault stores a copy of a new dict, so nested defaults are assigned back.
+    env_cfg = cfg.get('env_cfg') or {}
+    env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
+    cfg.env_cfg = env_cfg
     if not torch_dist.is_initialized():
         if cfg.launcher == 'slurm':
             os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
@@ -46,3 +49,15 @@ def setup_cpu_distributed(cfg) -> bool:
     wrapper.setdefault('type', 'mmext.CPUDistributedDataParallel')
     cfg.model_wrapper_cfg = wrapper
     return True
+
+
+def shutdown_distributed() -> None:
+    """Wait for every rank, then close the process group (CPU and GPU runs alike).
+
+    mmengine leaves the group open at the end of ``train()`` / ``test()``. A rank that then exits
+    while gloo's worker threads still hold work is aborted during interpreter shutdown
+    ("terminate called without an active exception"), failing an otherwise finished run.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()

@@ -9,7 +9,8 @@ from mmext.utils import ConfigError, exit_on_user_error, parse_tool_args, set_wo
 
 
 def test_parse_tool_args_adds_shared_options(monkeypatch):
-    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    monkeypatch.setenv('LOCAL_RANK', '')  # recorded, so the value set below is undone after
+    monkeypatch.delenv('LOCAL_RANK')
     parser = argparse.ArgumentParser()
     parser.add_argument('config')
     args = parse_tool_args(parser, [
