@@ -16,6 +16,18 @@ def test_benchmark_prints_three_timings(load_tool, fashion_mnist_root, capsys):
         results['distill'] / (results['student'] + results['teacher'] + results['losses']))
 
 
+def test_benchmark_on_synthetic_images(load_tool, capsys):
+    """--synthetic needs no dataset: the tiny pair runs on random 32x32 images."""
+    tool = load_tool('analysis/benchmark_distill.py')
+    results = tool.main([
+        'configs/nkd/nkd_resnet18-w16-w8_1xb128-1e_fashionmnist.py', '--random-teacher',
+        '--synthetic', '32', '--iters', '1', '--warmup', '0', '--rounds', '1', '--batch-size',
+        '2', '--device', 'cpu', '--cfg-options', 'train_dataloader.dataset.data_root=/nonexistent'
+    ])
+    assert 'random 32x32 images, batch size 2' in capsys.readouterr().out
+    assert all(results[k] > 0 for k in ('student', 'teacher', 'losses', 'distill'))
+
+
 def test_benchmark_needs_a_teacher(load_tool):
     tool = load_tool('analysis/benchmark_distill.py')
     with pytest.raises(ValueError, match='no teacher'):

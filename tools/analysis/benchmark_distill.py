@@ -2,9 +2,11 @@
 
     python tools/analysis/benchmark_distill.py CONFIG [--iters 10] [--warmup 2] [--batch-size N]
                                                [--device cpu|cuda] [--random-teacher]
+                                               [--synthetic SIZE] [--cfg-options k=v ...]
 
 CONFIG is an ``mmext.Distiller`` config. One batch of its training dataloader is reused for
-every step. Printed: the device, the time of (1) a student training step (forward + loss +
+every step; with ``--synthetic SIZE`` (classification configs) it is a random batch of SIZE x SIZE
+images instead, so the ImageNet pairs of the papers are timed without their data. Printed: the device, the time of (1) a student training step (forward + loss +
 backward + SGD step), (2) a teacher forward (eval, no_grad, as run by the distiller), (3) a
 distillation training step, (4) the distillation losses alone (forward + backward of the loss
 modules on recorded features: their projectors / generation blocks are trained parts of the
@@ -17,10 +19,10 @@ import statistics
 import argparse
 import copy
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 import mmext  # noqa: F401  (registers mmext parts)
@@ -37,6 +39,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--random-teacher', action='store_true',
         help='skip teacher_ckpt and keep random teacher weights (timing only)')
+    parser.add_argument(
+        '--synthetic', type=int, metavar='SIZE',
+        help='time on random SIZE x SIZE images and labels instead of the training set '
+        '(classification configs)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs')
     return parser.parse_args(argv)
 
 
@@ -73,10 +81,34 @@ def train_step_fn(model: torch.nn.Module, data: Dict, forward: Callable) -> Call
     return step
 
 
-def benchmark(cfg: Config, iters: int, warmup: int, device: str,
-              rounds: int = 3) -> Dict[str, float]:
-    """Build the distiller of ``cfg`` and time the three steps."""
-    from mmengine.registry import DATA_SAMPLERS, DATASETS, FUNCTIONS, MODELS
+def first_batch(loader_cfg) -> Dict:
+    """The first batch of the dataloader ``loader_cfg`` describes, unshuffled."""
+    from mmengine.registry import DATA_SAMPLERS, DATASETS, FUNCTIONS
+    loader_cfg = copy.deepcopy(loader_cfg)
+    dataset = DATASETS.build(loader_cfg.dataset)
+    sampler = DATA_SAMPLERS.build(dict(type='DefaultSampler', shuffle=False), default_args=dict(
+        dataset=dataset))
+    collate = FUNCTIONS.get(loader_cfg.get('collate_fn', {}).get('type', 'pseudo_collate'))
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=loader_cfg.batch_size, sampler=sampler, collate_fn=collate)
+    return next(iter(loader))
+
+
+def synthetic_batch(batch_size: int, size: int, channels: int, num_classes: int) -> Dict:
+    """Random uint8 images and labels, as a classification pipeline hands them over."""
+    from mmpretrain.structures import DataSample
+    return dict(
+        inputs=[torch.randint(0, 256, (channels, size, size), dtype=torch.uint8)
+                for _ in range(batch_size)],
+        data_samples=[DataSample().set_gt_label(int(label))
+                      for label in torch.randint(num_classes, (batch_size, ))])
+
+
+def benchmark(cfg: Config, iters: int, warmup: int, device: str, rounds: int = 3,
+              synthetic: Optional[int] = None) -> Dict[str, float]:
+    """Build the distiller of ``cfg`` and time the steps (on ``synthetic``-sized random images
+    when given, else on one batch of the training set)."""
+    from mmengine.registry import MODELS
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     device = torch.device(device)
     model = MODELS.build(cfg.model).to(device)
@@ -84,14 +116,14 @@ def benchmark(cfg: Config, iters: int, warmup: int, device: str,
     if model.teacher is None:
         raise ValueError('the config has no teacher: nothing to compare with')
 
-    loader_cfg = copy.deepcopy(cfg.train_dataloader)
-    dataset = DATASETS.build(loader_cfg.dataset)
-    sampler = DATA_SAMPLERS.build(dict(type='DefaultSampler', shuffle=False), default_args=dict(
-        dataset=dataset))
-    collate = FUNCTIONS.get(loader_cfg.get('collate_fn', {}).get('type', 'pseudo_collate'))
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=loader_cfg.batch_size, sampler=sampler, collate_fn=collate)
-    data = model.data_preprocessor(next(iter(loader)), True)
+    if synthetic:
+        mean = getattr(model.data_preprocessor, 'mean', None)  # one value per input channel
+        batch = synthetic_batch(cfg.train_dataloader.batch_size, synthetic,
+                                3 if mean is None else mean.numel(),
+                                model.student.head.num_classes)
+    else:
+        batch = first_batch(cfg.train_dataloader)
+    data = model.data_preprocessor(batch, True)
 
     def student_loss(d):
         return model.student.loss(d['inputs'], d['data_samples'])
@@ -146,13 +178,16 @@ def describe_device(device: str) -> str:
 def main(argv=None) -> Dict[str, float]:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     if args.random_teacher:
         cfg.model.teacher_ckpt = None
         cfg.model.allow_untrained_teacher = True
     if args.batch_size:
         cfg.train_dataloader.batch_size = args.batch_size
-    results = benchmark(cfg, args.iters, args.warmup, args.device, args.rounds)
-    print(f'device: {describe_device(args.device)}; batch size '
+    results = benchmark(cfg, args.iters, args.warmup, args.device, args.rounds, args.synthetic)
+    data = f'random {args.synthetic}x{args.synthetic} images' if args.synthetic else 'training data'
+    print(f'device: {describe_device(args.device)}; {data}, batch size '
           f'{cfg.train_dataloader.batch_size}; median of {args.rounds} rounds x {args.iters} '
           'iterations')
     print(f'student train step : {results["student"] * 1e3:9.1f} ms')
