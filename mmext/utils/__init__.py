@@ -1,8 +1,9 @@
 from .cli import (ConfigError, build_runner, check_config_file, check_data_roots,
                   describe_build_error, exit_on_user_error, load_config, parse_tool_args,
                   set_work_dir)
+from .timing import seconds_per_call
 
 __all__ = [
     'ConfigError', 'build_runner', 'check_config_file', 'check_data_roots', 'describe_build_error',
-    'exit_on_user_error', 'load_config', 'parse_tool_args', 'set_work_dir'
+    'exit_on_user_error', 'load_config', 'parse_tool_args', 'seconds_per_call', 'set_work_dir'
 ]

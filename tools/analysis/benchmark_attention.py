@@ -29,7 +29,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Sequence, Tuple
@@ -44,6 +43,7 @@ sys.path.insert(0, str(REPO / 'tests' / 'test_models' / 'test_layers'))
 from mmext.models.layers.elsa import elsa_aggregate  # noqa: E402
 from mmext.models.layers.knn_attention import knn_attention  # noqa: E402
 from mmext.models.layers.msda import multi_scale_dilated_attention  # noqa: E402
+from mmext.utils import seconds_per_call  # noqa: E402
 from test_elsa import elsa_reference  # noqa: E402
 from test_msda import msda_reference  # noqa: E402
 
@@ -158,14 +158,9 @@ def time_ms(case: Case, device: str, repeat: int) -> Tuple[float, float]:
         for name, fn in fns.items():
             for t in inputs[name]:
                 t.grad = None
-            if device == 'cuda':
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            _fwd_bwd(fn, inputs[name])
-            if device == 'cuda':
-                torch.cuda.synchronize()
+            seconds = seconds_per_call(lambda: _fwd_bwd(fn, inputs[name]), device=device)
             if i > 0:
-                times[name].append((time.perf_counter() - start) * 1e3)
+                times[name].append(seconds * 1e3)
     return statistics.median(times['ours']), statistics.median(times['baseline'])
 
 

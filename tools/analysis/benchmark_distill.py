@@ -15,10 +15,9 @@ method), and the ratios ``distill / (student + teacher)`` (goal <= 1.15) and
 interleaved rounds and each reported as its median over the rounds, so that a load change on a
 shared machine hits all of them alike.
 """
-import statistics
 import argparse
 import copy
-import time
+import statistics
 from typing import Callable, Dict, Optional
 
 import torch
@@ -26,6 +25,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 import mmext  # noqa: F401  (registers mmext parts)
+from mmext.utils import seconds_per_call
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,23 +46,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
     return parser.parse_args(argv)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def time_it(fn: Callable[[], None], iters: int, warmup: int, device: torch.device) -> float:
-    """Mean seconds per call of ``fn`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(iters):
-        fn()
-    _sync(device)
-    return (time.perf_counter() - start) / iters
 
 
 def train_step_fn(model: torch.nn.Module, data: Dict, forward: Callable) -> Callable[[], None]:
@@ -152,7 +135,7 @@ def benchmark(cfg: Config, iters: int, warmup: int, device: str, rounds: int = 3
     times = {k: [] for k in fns}
     for r in range(rounds):
         for name, fn in fns.items():
-            times[name].append(time_it(fn, iters, warmup if r == 0 else 0, device))
+            times[name].append(seconds_per_call(fn, iters, warmup if r == 0 else 0, device))
     results = {k: statistics.median(v) for k, v in times.items()}
     results['ratio'] = results['distill'] / (results['student'] + results['teacher'])
     results['overhead'] = results['distill'] / (

@@ -12,7 +12,6 @@ adds mmengine FLOPs (one multiply-add = one FLOP) per row.
 """
 import argparse
 import platform
-import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -21,7 +20,7 @@ from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 
 import mmext  # noqa: F401
-from mmext.utils import load_config
+from mmext.utils import load_config, seconds_per_call
 
 
 def device_name(device: torch.device) -> str:
@@ -53,19 +52,10 @@ class _TensorForward(nn.Module):
 def measure(model: nn.Module, inputs: torch.Tensor, iters: int = 10,
             warmup: int = 3) -> float:
     """Images per second of ``model(inputs, mode='tensor')``."""
-    if iters < 1:
-        raise ValueError(f'"iters" must be >= 1, got {iters}')
-    sync = torch.cuda.synchronize if inputs.is_cuda else (lambda: None)
     with torch.no_grad():
-        for _ in range(warmup):
-            model(inputs, mode='tensor')
-        sync()
-        start = time.perf_counter()
-        for _ in range(iters):
-            model(inputs, mode='tensor')
-        sync()
-        elapsed = time.perf_counter() - start
-    return inputs.shape[0] * iters / elapsed
+        seconds = seconds_per_call(lambda: model(inputs, mode='tensor'), iters, warmup,
+                                   inputs.device)
+    return inputs.shape[0] / seconds
 
 
 def _parse_settings(values: Optional[Sequence[str]], backbone) -> List[Optional[Tuple]]:
