@@ -1,4 +1,5 @@
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,15 @@ def _fresh_process_state():
         cls._instance_dict.clear()
         stack += cls.__subclasses__()
     yield
+
+
+@pytest.fixture
+def free_port() -> str:
+    """A TCP port nothing listens on now, for a process group's rendezvous (a fixed port would
+    clash with another run on the same machine)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
 
 
 def _prepared(name: str) -> Path:

@@ -5,12 +5,12 @@ from mmengine.config import Config
 from mmext.engine import setup_cpu_distributed, shutdown_distributed
 
 
-def test_setup_then_shutdown(tmp_path, monkeypatch):
+def test_setup_then_shutdown(monkeypatch, free_port):
     assert not setup_cpu_distributed(Config(dict(launcher='none')))  # nothing to start
     monkeypatch.setenv('RANK', '0')
     monkeypatch.setenv('WORLD_SIZE', '1')
     monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
-    monkeypatch.setenv('MASTER_PORT', '29533')
+    monkeypatch.setenv('MASTER_PORT', free_port)
     cfg = Config(dict(launcher='pytorch'))
     try:
         assert setup_cpu_distributed(cfg)

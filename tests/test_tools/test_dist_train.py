@@ -9,8 +9,8 @@ CONFIG = 'configs/baselines/resnet18-w16_1xb128-3e_fashionmnist.py'
 LOADER_OPTIONS = ['num_workers=0', 'persistent_workers=False']
 
 
-def run_two_processes(script, args, data_root, options=()):
-    env = dict(os.environ, PYTHON=sys.executable, PORT='29517', OMP_NUM_THREADS='1')
+def run_two_processes(script, args, data_root, port, options=()):
+    env = dict(os.environ, PYTHON=sys.executable, PORT=port, OMP_NUM_THREADS='1')
     loaders = ['train_dataloader', 'val_dataloader', 'test_dataloader']
     options = [*options, *(f'{loader}.{opt}' for loader in loaders for opt in LOADER_OPTIONS)]
     options += [f'{loader}.dataset.data_root={data_root}' for loader in loaders]
@@ -22,12 +22,12 @@ def run_two_processes(script, args, data_root, options=()):
     return out
 
 
-def test_two_process_cpu_training_and_test(tmp_path, tiny_fashion_mnist):
+def test_two_process_cpu_training_and_test(tmp_path, tiny_fashion_mnist, free_port):
     work_dir = tmp_path / 'dist'
-    run_two_processes('dist_train.sh', [
-        CONFIG, '2', '--work-dir', str(work_dir)
-    ], tiny_fashion_mnist, ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=8',
-                            'train_dataloader.dataset.indices=64'])
+    run_two_processes('dist_train.sh', [CONFIG, '2', '--work-dir', str(work_dir)],
+                      tiny_fashion_mnist, free_port, ['train_cfg.max_epochs=1',
+                                                      'train_dataloader.batch_size=8',
+                                                      'train_dataloader.dataset.indices=64'])
     ckpt = torch.load(work_dir / 'epoch_1.pth', map_location='cpu', weights_only=False)
     # 64 samples split over 2 ranks, 8 per rank per step: 4 iterations
     assert ckpt['meta']['iter'] == 4
@@ -35,8 +35,8 @@ def test_two_process_cpu_training_and_test(tmp_path, tiny_fashion_mnist):
     assert 'world_size: 2' in log or 'Distributed launcher: pytorch' in log
 
     test_dir = tmp_path / 'dist_test'
-    run_two_processes('dist_test.sh', [
-        CONFIG, str(work_dir / 'epoch_1.pth'), '2', '--work-dir', str(test_dir)
-    ], tiny_fashion_mnist)
+    run_two_processes('dist_test.sh',
+                      [CONFIG, str(work_dir / 'epoch_1.pth'), '2', '--work-dir', str(test_dir)],
+                      tiny_fashion_mnist, free_port)
     logs = list(test_dir.glob('*/*.log'))
     assert logs and 'accuracy/top1' in logs[0].read_text()
