@@ -32,3 +32,10 @@ def test_benchmark_needs_a_teacher(load_tool):
     tool = load_tool('analysis/benchmark_distill.py')
     with pytest.raises(ValueError, match='no teacher'):
         tool.main(['configs/nkd/tf-nkd_resnet18-w8_1xb128-1e_fashionmnist.py', '--iters', '1'])
+
+
+def test_synthetic_needs_a_classifier(load_tool):
+    tool = load_tool('analysis/benchmark_distill.py')
+    with pytest.raises(ValueError, match='--synthetic needs a classification student'):
+        tool.main(['configs/mgd/mgd_retinanet_r18-w32_fpn_40e_nuclei.py', '--random-teacher',
+                   '--synthetic', '64', '--iters', '1'])

@@ -5,12 +5,14 @@
                                                [--synthetic SIZE] [--cfg-options k=v ...]
 
 CONFIG is an ``mmext.Distiller`` config. One batch of its training dataloader is reused for
-every step; with ``--synthetic SIZE`` (classification configs) it is a random batch of SIZE x SIZE
-images instead, so the ImageNet pairs of the papers are timed without their data. Printed: the device, the time of (1) a student training step (forward + loss +
-backward + SGD step), (2) a teacher forward (eval, no_grad, as run by the distiller), (3) a
-distillation training step, (4) the distillation losses alone (forward + backward of the loss
-modules on recorded features: their projectors / generation blocks are trained parts of the
-method), and the ratios ``distill / (student + teacher)`` (goal <= 1.15) and
+every step; with ``--synthetic SIZE`` (classification configs) it is a random batch of
+SIZE x SIZE images instead, so the papers' ImageNet pairs are timed without their data.
+
+Printed: the device, the time of (1) a student training step (forward + loss + backward + SGD
+step), (2) a teacher forward (eval, no_grad, as run by the distiller), (3) a distillation
+training step, (4) the distillation losses alone (forward + backward of the loss modules on
+recorded features: their projectors / generation blocks are trained parts of the method), and
+the ratios ``distill / (student + teacher)`` (goal <= 1.15) and
 ``distill / (student + teacher + losses)`` (what the distiller itself adds). They are timed in
 interleaved rounds and each reported as its median over the rounds, so that a load change on a
 shared machine hits all of them alike.
@@ -100,10 +102,13 @@ def benchmark(cfg: Config, iters: int, warmup: int, device: str, rounds: int = 3
         raise ValueError('the config has no teacher: nothing to compare with')
 
     if synthetic:
+        num_classes = getattr(getattr(model.student, 'head', None), 'num_classes', None)
+        if num_classes is None:
+            raise ValueError('--synthetic needs a classification student (a head with '
+                             f'num_classes); got a {type(model.student).__name__}')
         mean = getattr(model.data_preprocessor, 'mean', None)  # one value per input channel
         batch = synthetic_batch(cfg.train_dataloader.batch_size, synthetic,
-                                3 if mean is None else mean.numel(),
-                                model.student.head.num_classes)
+                                3 if mean is None else mean.numel(), num_classes)
     else:
         batch = first_batch(cfg.train_dataloader)
     data = model.data_preprocessor(batch, True)
