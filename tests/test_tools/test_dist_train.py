@@ -19,7 +19,6 @@ def run_two_processes(script, args, data_root, port, options=()):
     # Both ranks must exit cleanly: a rank that leaves the gloo group open can abort at exit.
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert 'terminate called' not in out.stderr
-    return out
 
 
 def test_two_process_cpu_training_and_test(tmp_path, tiny_fashion_mnist, free_port):
