@@ -3,8 +3,9 @@
 # 8 GPUs x 2 images), on mmdet's Swin-T Mask R-CNN config.
 _base_ = ['mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py']
 
-# ImageNet-1k ELSA-Swin-T weights converted to this backbone (no public mirror; set your path)
-pretrained = 'work_dirs/elsa-swin-tiny_8xb128-300e_in1k/epoch_300.pth'
+# ImageNet-1k ELSA-Swin-T: the official weights converted by
+# tools/model_converters/elsa_to_mmext.py (configs/elsa/README.md, Pretrained weights)
+pretrained = 'checkpoints/elsa-swin-tiny_in1k_mmext.pth'
 
 model = dict(
     backbone=dict(

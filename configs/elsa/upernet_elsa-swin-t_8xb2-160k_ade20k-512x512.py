@@ -3,8 +3,9 @@
 # 8 GPUs x 2 images), on mmseg's Swin-T UperNet config.
 _base_ = ['mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py']
 
-# ImageNet-1k ELSA-Swin-T weights (no public mirror; set your path)
-pretrained = 'work_dirs/elsa-swin-tiny_8xb128-300e_in1k/epoch_300.pth'
+# ImageNet-1k ELSA-Swin-T: the official weights converted by
+# tools/model_converters/elsa_to_mmext.py (configs/elsa/README.md, Pretrained weights)
+pretrained = 'checkpoints/elsa-swin-tiny_in1k_mmext.pth'
 
 model = dict(
     backbone=dict(

@@ -11,8 +11,9 @@ placed stops the script with its name), saving, and the command line.
 import argparse
 import os
 import os.path as osp
+import re
 from collections import OrderedDict
-from typing import Callable, Dict, Iterable, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 import torch
 
@@ -108,6 +109,50 @@ class KeyMapper:
             raise ConversionError(f'could not place source key "{left[0]}" '
                                   f'({len(left)} left unmapped: {left[:8]})')
         return self.out
+
+
+def stage_depths(source: Dict[str, torch.Tensor], pattern: str = r'layers\.(\d+)\.blocks\.(\d+)\.'
+                 ) -> List[int]:
+    """Blocks per stage, read from key names: ``pattern`` captures (stage, block) indices."""
+    depth: Dict[int, int] = {}
+    for key in source:
+        found = re.match(pattern, key)
+        if found:
+            stage, block = int(found.group(1)), int(found.group(2))
+            depth[stage] = max(depth.get(stage, 0), block + 1)
+    if sorted(depth) != list(range(len(depth))):
+        raise ConversionError(f'no blocks matching {pattern!r}, or stages missing: '
+                              f'{sorted(depth)}')
+    return [depth[i] for i in range(len(depth))]
+
+
+def move_norms_and_mlp(mapper: 'KeyMapper', src: str, dst: str) -> None:
+    """``norm1`` / ``norm2`` and the timm ``mlp.fc1`` / ``mlp.fc2`` of a pre-norm block at
+    ``src`` -> ``norm1`` / ``norm2`` and mmcv's ``FFN`` (``ffn.layers.0.0`` / ``ffn.layers.1``)."""
+    for ours, theirs in (('norm1', 'norm1'), ('norm2', 'norm2'), ('ffn.layers.0.0', 'mlp.fc1'),
+                         ('ffn.layers.1', 'mlp.fc2')):
+        for name in ('weight', 'bias'):
+            mapper.move(f'{src}{theirs}.{name}', f'{dst}{ours}.{name}')
+
+
+def swin_merging_to_unfold(x: torch.Tensor) -> torch.Tensor:
+    """Reorder the last dim of a Swin ``PatchMerging`` norm / reduction from the official
+    concatenation ``[x0, x1, x2, x3]`` of the 2x2 pixels (0,0), (1,0), (0,1), (1,1) (channel index
+    ``pixel * C + c``) to ``nn.Unfold``'s order used by mmcv / mmpretrain (``c * 4 + kh * 2 + kw``).
+    """
+    *lead, c4 = x.shape
+    # (..., pixel, C) with pixels (0,0), (0,1), (1,0), (1,1) -> (..., C, pixel)
+    return x.reshape(*lead, 4, c4 // 4)[..., [0, 2, 1, 3], :].transpose(-1, -2).reshape(*lead, c4)
+
+
+def swin_relative_position_index(window: int) -> torch.Tensor:
+    """The ``relative_position_index`` buffer of a Swin window attention (mmpretrain
+    ``WindowMSA``): entry ``(i, j)`` indexes ``(dy + w - 1) * (2w - 1) + dx + w - 1`` with
+    ``(dy, dx)`` the offset of token ``i`` from token ``j`` in a ``w x w`` window."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window),
+                                        indexing='ij')).flatten(1)  # (2, w*w)
+    rel = coords[:, :, None] - coords[:, None, :] + window - 1  # (2, w*w, w*w)
+    return rel[0] * (2 * window - 1) + rel[1]
 
 
 def save_checkpoint(state_dict: Dict[str, torch.Tensor], dst: str, **meta) -> None:

@@ -336,6 +336,36 @@ class STViTRStage(BaseModule):
         return x, in_shape
 
 
+class _SwinStage(SwinBlockSequence):
+    """mmpretrain's Swin stage with the official rule for a map that fits one window.
+
+    The official Swin code (and STViT-R) builds a block without shift when the map is no larger
+    than the window (``min(input_resolution) <= window_size``): at 224x224 the 7x7 last stage is
+    one plain window. mmpretrain's ``pad_small_map=True`` keeps the shift and attends within
+    masked sub-windows there. Maps smaller than the window are still padded to one window, so
+    any input size works.
+    """
+
+    def forward(self, x: torch.Tensor, in_shape: Tuple[int, int],
+                do_downsample: bool = True) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        for block in self.blocks:
+            attn = block.attn
+            shift = attn.shift_size
+            if not shift or min(in_shape) > attn.window_size:
+                x = block(x, in_shape)
+                continue
+            # ShiftWindowMSA reads its shift in forward; no gradient checkpointing here that
+            # would re-run the block after the shift is restored
+            attn.shift_size = 0
+            try:
+                x = block(x, in_shape)
+            finally:
+                attn.shift_size = shift
+        if self.downsample is not None and do_downsample:
+            return self.downsample(x, in_shape)
+        return x, in_shape
+
+
 @MODELS.register_module()
 class STViT(FrozenStagesMixin, BaseBackbone):
     """STViT-R backbone: Swin Transformer with semantic tokens and recovery.
@@ -436,8 +466,8 @@ class STViT(FrozenStagesMixin, BaseBackbone):
                                     downsample=not last, drop_paths=dp,
                                     layer_scale_init_value=layer_scale_init_value)
             else:
-                stage = SwinBlockSequence(c, depth, nh, window_size, downsample=not last,
-                                          drop_paths=dp, pad_small_map=True)
+                stage = _SwinStage(c, depth, nh, window_size, downsample=not last,
+                                   drop_paths=dp, pad_small_map=True)
             self.stages.append(stage)
             self.num_features.append(c)
         for i in self.out_indices:
