@@ -4,6 +4,10 @@
 _base_ = ['mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py']
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
+# ImageNet-1k STViT-R-Swin-S: the official weights converted by
+# tools/model_converters/stvit_to_mmext.py (configs/stvit/README.md, Pretrained weights)
+pretrained = 'checkpoints/stvit-r-swin-small_in1k_mmext.pth'
+
 model = dict(
     backbone=dict(
         _delete_=True,
@@ -11,5 +15,5 @@ model = dict(
         arch='small',
         drop_path_rate=0.2,
         out_indices=(0, 1, 2, 3),
-        init_cfg=None),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(in_channels=[96, 192, 384, 768]))

@@ -5,6 +5,7 @@ forward, as read in damo-cv/ELSA and changsn/STViT-R (both derived from the offi
 window attention with its relative-position bias, the shifted-window mask, the timm MLP and Swin's
 patch merging. A converter is proven by converting a randomised instance and comparing logits.
 """
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Optional, Tuple
@@ -20,12 +21,16 @@ REPO = Path(__file__).resolve().parents[2]
 CONVERTERS = REPO / 'tools' / 'model_converters'
 
 
-def load_converter(load_tool, name: str):
-    """Import ``tools/model_converters/<name>`` (its ``convert_utils`` import resolves from the
-    script's folder, as when the script is run)."""
+def load_converter(name: str):
+    """Import ``tools/model_converters/<name>`` as a module; its ``convert_utils`` import
+    resolves from the script's folder, as when the script is run."""
     if str(CONVERTERS) not in sys.path:
         sys.path.insert(0, str(CONVERTERS))
-    return load_tool(f'model_converters/{name}')
+    spec = importlib.util.spec_from_file_location(f'mmext_converter_{name[:-3]}',
+                                                  CONVERTERS / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def window_partition(x: torch.Tensor, w: int) -> torch.Tensor:
@@ -180,6 +185,24 @@ class Stage(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.downsample(x) if self.downsample is not None else x
+
+
+class OfficialClassifier(nn.Module):
+    """The official classifiers' top level: ``patch_embed`` -> tokens, the ``layers``, ``norm``,
+    mean over the tokens, linear ``head``."""
+
+    def __init__(self, patch_embed: nn.Module, layers, width: int, num_classes: int = 1000):
+        super().__init__()
+        self.patch_embed = patch_embed
+        self.layers = nn.ModuleList(layers)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        x = self.patch_embed(x)
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(self.norm(x).mean(1))
 
 
 def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:

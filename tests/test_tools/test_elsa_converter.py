@@ -12,9 +12,9 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from _converter_checks_swin import (REPO, Mlp, PatchMerging, Stage, SwinBlock, WindowAttention,
-                                     check_dense_config_loads, check_round_trip, load_converter,
-                                     offset_index, randomize_)
+from _converter_checks_swin import (REPO, Mlp, OfficialClassifier, PatchMerging, Stage, SwinBlock,
+                                     WindowAttention, check_dense_config_loads, check_round_trip,
+                                     load_converter, offset_index, randomize_)
 
 CONFIG = REPO / 'configs' / 'elsa' / 'elsa-swin-tiny_8xb128-300e_in1k.py'
 DET_CONFIG = REPO / 'configs' / 'elsa' / 'mask-rcnn_elsa-swin-t-p4-w7_fpn_ms-crop-1x_coco.py'
@@ -105,56 +105,36 @@ class PatchEmbed(nn.Module):
         return self.norm(self.proj(x).flatten(2).transpose(1, 2))
 
 
-class OfficialELSASwin(nn.Module):
-    """The official ``ELSASwin`` at 224x224 in its key layout."""
-
-    def __init__(self, embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24),
-                 group_width=4, num_classes=1000):
-        super().__init__()
-        self.patch_embed = PatchEmbed(embed_dims)
-        self.layers = nn.ModuleList()
-        for i, (depth, heads) in enumerate(zip(depths, num_heads)):
-            dim, res = embed_dims * 2**i, (56 // 2**i, 56 // 2**i)
-            if i < 3:
-                blocks = [OfficialELSABlock(dim, heads, res, group_width) for _ in range(depth)]
-            else:
-                blocks = [SwinBlock(dim, heads, res, shift=j % 2 == 1,
-                                    attention=ELSAWindowAttention) for j in range(depth)]
-            self.layers.append(Stage(blocks, PatchMerging(res, dim) if i < 3 else None))
-        self.norm = nn.LayerNorm(embed_dims * 8)
-        self.head = nn.Linear(embed_dims * 8, num_classes)
-
-    def forward(self, x):
-        x = self.patch_embed(x)
-        for layer in self.layers:
-            x = layer(x)
-        return self.head(self.norm(x).mean(1))
+def official_elsa_swin_tiny() -> OfficialClassifier:
+    """The official ``elsa_swin_tiny`` at 224x224 in its key layout, weights randomised."""
+    layers = []
+    for i, (depth, heads) in enumerate(zip((2, 2, 6, 2), (3, 6, 12, 24))):
+        dim, res = 96 * 2**i, (56 // 2**i, 56 // 2**i)
+        if i < 3:
+            blocks = [OfficialELSABlock(dim, heads, res, group_width=4) for _ in range(depth)]
+        else:
+            blocks = [SwinBlock(dim, heads, res, shift=j % 2 == 1, attention=ELSAWindowAttention)
+                      for j in range(depth)]
+        layers.append(Stage(blocks, PatchMerging(res, dim) if i < 3 else None))
+    return randomize_(OfficialClassifier(PatchEmbed(96), layers, 768)).eval()
 
 
-@pytest.fixture(scope='module')
-def tool(load_tool):
-    return load_converter(load_tool, 'elsa_to_mmext.py')
+TOOL = load_converter('elsa_to_mmext.py')
 
 
 @pytest.fixture(scope='module')
 def official():
-    return randomize_(OfficialELSASwin()).eval()
+    return official_elsa_swin_tiny()
 
 
-@pytest.fixture(scope='module')
-def converted(tool, official, tmp_path_factory):
-    """ELSA-Swin-T converted, with the logits of the official model (checked once)."""
-    return check_round_trip(tool, official, CONFIG, tmp_path_factory.mktemp('elsa'),
-                            'elsa-swin-tiny')
+def test_official_logits_and_detection_config(official, tmp_path):
+    converted = check_round_trip(TOOL, official, CONFIG, tmp_path, 'elsa-swin-tiny')
+    check_dense_config_loads(DET_CONFIG, 'mmdet', converted)
 
 
-def test_official_logits(converted):
-    assert converted.is_file()
-
-
-def test_relayouts_are_needed(tool, official):
+def test_relayouts_are_needed(official):
     """Each re-layout changes the tensor (a plain copy would give other logits)."""
-    state, _ = tool.convert(official.state_dict())
+    state, _ = TOOL.convert(official.state_dict())
     src = official.state_dict()
     qkv = state['backbone.stages.3.blocks.0.attn.w_msa.qkv.weight']
     assert torch.equal(qkv[:768], src['layers.3.blocks.0.attn.pre_proj.weight'][768:1536])
@@ -165,27 +145,24 @@ def test_relayouts_are_needed(tool, official):
     assert state['backbone.stages.0.blocks.0.attn.ghost_add'].shape == (96, 49)
 
 
-def test_refuses_other_layouts(tool, official):
+def test_refuses_other_layouts(official):
     src = official.state_dict()
-    with pytest.raises(tool.ConversionError, match='layers.0.blocks.0.attn.extra'):
-        tool.convert({**src, 'layers.0.blocks.0.attn.extra': torch.zeros(1)})
+    with pytest.raises(TOOL.ConversionError, match='layers.0.blocks.0.attn.extra'):
+        TOOL.convert({**src, 'layers.0.blocks.0.attn.extra': torch.zeros(1)})
     ghost = 'layers.0.blocks.0.attn.ghost_head'
     both_heads = {**src, ghost: torch.zeros(2, 1, 96, 7, 7)}  # lambda != 0: not ELSA-Swin
-    with pytest.raises(tool.ConversionError, match=ghost):
-        tool.convert(both_heads)
+    with pytest.raises(TOOL.ConversionError, match=ghost):
+        TOOL.convert(both_heads)
     wider = {**src, 'patch_embed.proj.weight': torch.zeros(64, 3, 4, 4)}
-    with pytest.raises(tool.ConversionError, match='patch_embed.proj.weight'):
-        tool.convert(wider)
-    with pytest.raises(tool.ConversionError, match='"patch_embed.proj.weight" not found'):
-        tool.convert({k: v for k, v in src.items() if not k.startswith('patch_embed')})
+    with pytest.raises(TOOL.ConversionError, match='patch_embed.proj.weight'):
+        TOOL.convert(wider)
+    with pytest.raises(TOOL.ConversionError, match='"patch_embed.proj.weight" not found'):
+        TOOL.convert({k: v for k, v in src.items() if not k.startswith('patch_embed')})
 
 
-def test_command_line_error(tool, tmp_path):
+def test_command_line_error(tmp_path):
     src = tmp_path / 'other.pth'
     torch.save({'model': {'fc.weight': torch.zeros(2, 2)}}, src)
     with pytest.raises(SystemExit, match='error: .*patch_embed.proj.weight'):
-        tool.converter_main(tool.convert, 'test', [str(src), str(tmp_path / 'out.pth')])
+        TOOL.converter_main(TOOL.convert, 'test', [str(src), str(tmp_path / 'out.pth')])
 
-
-def test_detection_config_loads_converted_backbone(converted):
-    check_dense_config_loads(DET_CONFIG, 'mmdet', converted)

@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from _converter_checks_swin import (REPO, Mlp, PatchMerging, Stage, SwinBlock,
+from _converter_checks_swin import (REPO, Mlp, OfficialClassifier, PatchMerging, Stage, SwinBlock,
                                      check_dense_config_loads, check_round_trip, load_converter,
                                      randomize_)
 
@@ -133,60 +133,43 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
-class OfficialSTViTR(nn.Module):
-    """The official STViT-R ``SwinTransformer`` at 224x224 in its key layout."""
-
-    def __init__(self, embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24),
-                 num_classes=1000):
-        super().__init__()
-        self.patch_embed = PatchEmbed(embed_dims)
-        self.layers = nn.ModuleList()
-        for i, (depth, heads) in enumerate(zip(depths, num_heads)):
-            dim, res = embed_dims * 2**i, (56 // 2**i, 56 // 2**i)
-            merge = PatchMerging(res, dim) if i < 3 else None
-            if i != 2:
-                blocks = [SwinBlock(dim, heads, res, shift=j % 2 == 1) for j in range(depth)]
-                self.layers.append(Stage(blocks, merge))
-                continue
-            blocks = []
-            for _ in range(depth // 6):
-                blocks += [SwinBlock(dim, heads, res), SemanticAttentionBlock(dim, heads),
-                           Block(dim, heads), Block(dim, heads, local=SAMPLES),
-                           Block(dim, heads), Block(dim, heads)]
-            self.layers.append(SemanticStage(blocks, merge))
-        self.norm = nn.LayerNorm(embed_dims * 8)
-        self.head = nn.Linear(embed_dims * 8, num_classes)
-
-    def forward(self, x):
-        x = self.patch_embed(x)
-        for layer in self.layers:
-            x = layer(x)
-        return self.head(self.norm(x).mean(1))
+def official_stvit_r_tiny() -> OfficialClassifier:
+    """The official STViT-R ``SwinTransformer`` with Swin-T's sizes (2-2-6-2 blocks) at 224x224
+    in its key layout, weights randomised."""
+    layers = []
+    for i, (depth, heads) in enumerate(zip((2, 2, 6, 2), (3, 6, 12, 24))):
+        dim, res = 96 * 2**i, (56 // 2**i, 56 // 2**i)
+        merge = PatchMerging(res, dim) if i < 3 else None
+        if i != 2:
+            blocks = [SwinBlock(dim, heads, res, shift=j % 2 == 1) for j in range(depth)]
+            layers.append(Stage(blocks, merge))
+            continue
+        blocks = []
+        for _ in range(depth // 6):
+            blocks += [SwinBlock(dim, heads, res), SemanticAttentionBlock(dim, heads),
+                       Block(dim, heads), Block(dim, heads, local=SAMPLES), Block(dim, heads),
+                       Block(dim, heads)]
+        layers.append(SemanticStage(blocks, merge))
+    return randomize_(OfficialClassifier(PatchEmbed(96), layers, 768)).eval()
 
 
-@pytest.fixture(scope='module')
-def tool(load_tool):
-    return load_converter(load_tool, 'stvit_to_mmext.py')
+TOOL = load_converter('stvit_to_mmext.py')
 
 
 @pytest.fixture(scope='module')
 def official():
-    return randomize_(OfficialSTViTR()).eval()
+    return official_stvit_r_tiny()
 
 
-@pytest.fixture(scope='module')
-def converted(tool, official, tmp_path_factory):
-    """STViT-R-Swin-T layout (the smallest of our archs) converted; logits checked once."""
-    return check_round_trip(tool, official, CONFIG, tmp_path_factory.mktemp('stvit'),
-                            'stvit-r-swin-tiny', arch='tiny')
+def test_official_logits_and_detection_config(official, tmp_path):
+    # our configs are STViT-R-Swin-S / -B; the same classifier with the tiny arch
+    converted = check_round_trip(TOOL, official, CONFIG, tmp_path, 'stvit-r-swin-tiny',
+                                 arch='tiny')
+    check_dense_config_loads(DET_CONFIG, 'mmdet', converted, arch='tiny')
 
 
-def test_official_logits(converted):
-    assert converted.is_file()
-
-
-def test_groups_and_merging(tool, official):
-    state, _ = tool.convert(official.state_dict())
+def test_groups_and_merging(official):
+    state, _ = TOOL.convert(official.state_dict())
     src = official.state_dict()
     assert torch.equal(state['backbone.stages.2.groups.0.recover.gamma1'],
                        src['layers.2.blocks.5.layer_scale_1'])
@@ -194,17 +177,14 @@ def test_groups_and_merging(tool, official):
     assert torch.equal(norm[:4], src['layers.0.downsample.norm.weight'][[0, 192, 96, 288]])
 
 
-def test_refuses_other_layouts(tool, official):
+def test_refuses_other_layouts(official):
     src = official.state_dict()
     # learned global semantic tokens (USE_GLOBAL): our STViT-R has none
-    with pytest.raises(tool.ConversionError, match='layers.2.semantic_token2'):
-        tool.convert({**src, 'layers.2.semantic_token2': torch.zeros(1, 36, 384)})
+    with pytest.raises(TOOL.ConversionError, match='layers.2.semantic_token2'):
+        TOOL.convert({**src, 'layers.2.semantic_token2': torch.zeros(1, 36, 384)})
     wider = {**src, 'patch_embed.proj.2.c.weight': torch.zeros(64, 48, 3, 3)}
-    with pytest.raises(tool.ConversionError, match='patch_embed.proj.2.c.weight'):
-        tool.convert(wider)
-    with pytest.raises(tool.ConversionError, match='patch_embed.proj.2.c.weight'):
-        tool.convert({'patch_embed.proj.weight': torch.zeros(96, 3, 4, 4)})
+    with pytest.raises(TOOL.ConversionError, match='patch_embed.proj.2.c.weight'):
+        TOOL.convert(wider)
+    with pytest.raises(TOOL.ConversionError, match='patch_embed.proj.2.c.weight'):
+        TOOL.convert({'patch_embed.proj.weight': torch.zeros(96, 3, 4, 4)})
 
-
-def test_detection_config_loads_converted_backbone(converted):
-    check_dense_config_loads(DET_CONFIG, 'mmdet', converted, arch='tiny')

@@ -145,6 +145,21 @@ def swin_merging_to_unfold(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(*lead, 4, c4 // 4)[..., [0, 2, 1, 3], :].transpose(-1, -2).reshape(*lead, c4)
 
 
+def move_norm_and_head(mapper: 'KeyMapper', norm_dst: str) -> None:
+    """The final ``norm`` and linear ``head`` of a timm-style classifier -> ``norm_dst`` (our
+    backbone's output norm) and mmpretrain's ``LinearClsHead`` (``head.fc``)."""
+    for name in ('weight', 'bias'):
+        mapper.move(f'norm.{name}', f'{norm_dst}.{name}')
+        mapper.move(f'head.{name}', f'head.fc.{name}')
+
+
+def move_swin_merging(mapper: 'KeyMapper', src: str, dst: str) -> None:
+    """A Swin ``PatchMerging`` (``norm``, bias-free ``reduction``) at ``src`` -> mmcv's /
+    mmpretrain's at ``dst``, channels reordered by :func:`swin_merging_to_unfold`."""
+    for name in ('norm.weight', 'norm.bias', 'reduction.weight'):
+        mapper.move(src + name, dst + name, swin_merging_to_unfold)
+
+
 def swin_relative_position_index(window: int) -> torch.Tensor:
     """The ``relative_position_index`` buffer of a Swin window attention (mmpretrain
     ``WindowMSA``): entry ``(i, j)`` indexes ``(dy + w - 1) * (2w - 1) + dx + w - 1`` with

@@ -21,8 +21,9 @@ Besides renames, the official layout differs from ours in four places:
 from typing import Dict, Tuple
 
 import torch
-from convert_utils import (ConversionError, KeyMapper, converter_main, move_norms_and_mlp,
-                           stage_depths, swin_merging_to_unfold, swin_relative_position_index)
+from convert_utils import (ConversionError, KeyMapper, converter_main, move_norm_and_head,
+                           move_norms_and_mlp, move_swin_merging, stage_depths,
+                           swin_relative_position_index)
 
 from mmext.models.backbones.elsa_swin import ELSASwin
 
@@ -100,12 +101,8 @@ def convert(source: Dict[str, torch.Tensor]):
                        lambda rb: rb.flip(-1).t())
                 m.put(msa + 'relative_position_index', swin_relative_position_index(WINDOW_SIZE))
         if i + 1 < len(depths):  # official: end of stage i; ours: start of stage i + 1
-            src, dst = f'layers.{i}.downsample.', f'backbone.stages.{i + 1}.downsample.'
-            for name in ('norm.weight', 'norm.bias', 'reduction.weight'):
-                m.move(src + name, dst + name, swin_merging_to_unfold)
-    for name in ('weight', 'bias'):
-        m.move(f'norm.{name}', f'backbone.norm{len(depths) - 1}.{name}')
-        m.move(f'head.{name}', f'head.fc.{name}')
+            move_swin_merging(m, f'layers.{i}.downsample.', f'backbone.stages.{i + 1}.downsample.')
+    move_norm_and_head(m, f'backbone.norm{len(depths) - 1}')
     return m.finish(), f'elsa-swin-{variant}'
 
 

@@ -17,8 +17,9 @@ them is refused, as our STViT-R has none.
 from typing import Dict
 
 import torch
-from convert_utils import (ConversionError, KeyMapper, converter_main, move_norms_and_mlp,
-                           stage_depths, swin_merging_to_unfold, swin_relative_position_index)
+from convert_utils import (ConversionError, KeyMapper, converter_main, move_norm_and_head,
+                           move_norms_and_mlp, move_swin_merging, stage_depths,
+                           swin_relative_position_index)
 
 from mmext.models.backbones.stvit import STViT
 
@@ -94,12 +95,8 @@ def convert(source: Dict[str, torch.Tensor]):
             else:
                 _semantic_block(m, src, dst)
         if i + 1 < len(depths):
-            src, dst = f'layers.{i}.downsample.', f'backbone.stages.{i}.downsample.'
-            for name in ('norm.weight', 'norm.bias', 'reduction.weight'):
-                m.move(src + name, dst + name, swin_merging_to_unfold)
-    for name in ('weight', 'bias'):
-        m.move(f'norm.{name}', f'backbone.norm{len(depths) - 1}.{name}')
-        m.move(f'head.{name}', f'head.fc.{name}')
+            move_swin_merging(m, f'layers.{i}.downsample.', f'backbone.stages.{i}.downsample.')
+    move_norm_and_head(m, f'backbone.norm{len(depths) - 1}')
     return m.finish(), f'stvit-r-swin-{variant}'
 
 

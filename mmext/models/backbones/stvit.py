@@ -375,9 +375,10 @@ class STViT(FrozenStagesMixin, BaseBackbone):
     is, every group of six blocks runs full-resolution attention only once; a few semantic
     tokens per window (cluster centres: window max-pooling refined by attention) carry the
     other blocks, and a recovery attention writes their information back into the dense image
-    tokens. Stages 1, 2 and 4 are standard Swin stages; the stem is the official two
-    stride-2 3x3 conv-BN-Hardswish layers. All four stages give dense maps, so the backbone
-    serves detection and segmentation (``out_indices=(0, 1, 2, 3)``).
+    tokens. Stages 1, 2 and 4 are standard Swin stages (a map no larger than the window is
+    one unshifted window, as in the official code: the 7x7 last stage at 224x224); the stem is
+    the official two stride-2 3x3 conv-BN-Hardswish layers. All four stages give dense maps, so
+    the backbone serves detection and segmentation (``out_indices=(0, 1, 2, 3)``).
 
     Args:
         arch (str | dict): ``'tiny'``, ``'small'``, ``'base'`` or a dict with ``embed_dims``,
