@@ -241,13 +241,18 @@ def build_classifier(config: Path, **backbone):
     return MODELS.build(cfg.model)
 
 
-def check_round_trip(tool, official: nn.Module, config: Path, tmp_path: Path, variant: str,
+def save_official(official: nn.Module, path: Path, **extras) -> Path:
+    """Save ``official`` as the authors' training scripts do: ``{'model': state_dict, ...}``."""
+    torch.save({'model': official.state_dict(), 'epoch': 299, **extras}, path)
+    return path
+
+
+def check_round_trip(tool, official: nn.Module, src: Path, config: Path, variant: str,
                      **backbone) -> Path:
-    """Save ``official`` as the authors do (``{'model': state_dict}``), convert it, load the
-    result with ``strict=True`` into the classifier of ``config`` and compare the logits on a
-    224x224 image (float64, relative difference <= 1e-5). Returns the converted file."""
-    src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
-    torch.save({'model': official.state_dict(), 'epoch': 299}, src)
+    """Convert the saved ``official`` model ``src``, load the result with ``strict=True`` into
+    the classifier of ``config`` and compare the logits on a 224x224 image (float64, relative
+    difference <= 1e-5). Returns the converted file."""
+    dst = src.parent / 'converted.pth'
     tool.converter_main(tool.convert, 'test', [str(src), str(dst)])
     converted = torch.load(dst, map_location='cpu')
     assert converted['meta']['variant'] == variant

@@ -14,7 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from _converter_checks_swin import (REPO, Mlp, OfficialClassifier, PatchMerging, Stage, SwinBlock,
                                      WindowAttention, check_dense_config_loads, check_round_trip,
-                                     load_converter, offset_index, randomize_)
+                                     load_converter, offset_index, randomize_,
+                                     save_official)
 
 CONFIG = REPO / 'configs' / 'elsa' / 'elsa-swin-tiny_8xb128-300e_in1k.py'
 DET_CONFIG = REPO / 'configs' / 'elsa' / 'mask-rcnn_elsa-swin-t-p4-w7_fpn_ms-crop-1x_coco.py'
@@ -128,7 +129,8 @@ def official():
 
 
 def test_official_logits_and_detection_config(official, tmp_path):
-    converted = check_round_trip(TOOL, official, CONFIG, tmp_path, 'elsa-swin-tiny')
+    src = save_official(official, tmp_path / 'official.pth')
+    converted = check_round_trip(TOOL, official, src, CONFIG, 'elsa-swin-tiny')
     check_dense_config_loads(DET_CONFIG, 'mmdet', converted)
 
 

@@ -8,6 +8,8 @@ blocks repeat Swin block, semantic-token generation (keys from 10x10 / stride-4 
 local and self attention of the semantic tokens, recovery.
 """
 import math
+import sys
+import types
 
 import pytest
 import torch
@@ -15,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from _converter_checks_swin import (REPO, Mlp, OfficialClassifier, PatchMerging, Stage, SwinBlock,
                                      check_dense_config_loads, check_round_trip, load_converter,
-                                     randomize_)
+                                     randomize_, save_official)
 
 CONFIG = REPO / 'configs' / 'stvit' / 'stvit-r-swin-small_8xb128-300e_in1k.py'
 DET_CONFIG = REPO / 'configs' / 'stvit' / 'mask-rcnn_stvit-r-swin-s_fpn_1x_coco.py'
@@ -161,10 +163,21 @@ def official():
     return official_stvit_r_tiny()
 
 
-def test_official_logits_and_detection_config(official, tmp_path):
+def _pickled_yacs_config(monkeypatch) -> dict:
+    """A ``yacs`` ``CfgNode`` as the official training script saves beside the weights; yacs
+    is not installed here, so the file is only readable by skipping what cannot be imported."""
+    yacs = types.ModuleType('yacs.config')
+    yacs.CfgNode = type('CfgNode', (dict, ), {'__module__': 'yacs.config'})
+    monkeypatch.setitem(sys.modules, 'yacs', types.ModuleType('yacs'))
+    monkeypatch.setitem(sys.modules, 'yacs.config', yacs)
+    return {'config': yacs.CfgNode(MODEL=yacs.CfgNode(TYPE='swin'))}
+
+
+def test_official_logits_and_detection_config(official, tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:  # yacs importable only while the file is written
+        src = save_official(official, tmp_path / 'official.pth', **_pickled_yacs_config(patch))
     # our configs are STViT-R-Swin-S / -B; the same classifier with the tiny arch
-    converted = check_round_trip(TOOL, official, CONFIG, tmp_path, 'stvit-r-swin-tiny',
-                                 arch='tiny')
+    converted = check_round_trip(TOOL, official, src, CONFIG, 'stvit-r-swin-tiny', arch='tiny')
     check_dense_config_loads(DET_CONFIG, 'mmdet', converted, arch='tiny')
 
 

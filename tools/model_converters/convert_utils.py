@@ -11,6 +11,7 @@ placed stops the script with its name), saving, and the command line.
 import argparse
 import os
 import os.path as osp
+import pickle
 import re
 from collections import OrderedDict
 from typing import Callable, Dict, Iterable, List, Optional
@@ -47,13 +48,39 @@ def unwrap(ckpt: dict) -> 'OrderedDict[str, torch.Tensor]':
     return tensors
 
 
+class _Unreadable(dict):
+    """Stands in for a pickled object whose class cannot be imported here."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+
+class _LenientUnpickler(pickle.Unpickler):
+    """Unpickles classes it cannot import as :class:`_Unreadable`: training scripts pickle
+    their config beside the weights (Swin-based code: a ``yacs`` ``CfgNode``), and reading the
+    weights should not need the authors' packages."""
+
+    def find_class(self, module, name):
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError):
+            return _Unreadable
+
+
+class _LenientPickle:
+    Unpickler = _LenientUnpickler
+    load = staticmethod(lambda file, **kwargs: _LenientUnpickler(file, **kwargs).load())
+
+
 def load_official(src: str) -> 'OrderedDict[str, torch.Tensor]':
     """Read ``src`` (a ``.pth`` / ``.pth.tar`` file as published) and :func:`unwrap` it."""
     if not osp.isfile(src):
         raise FileNotFoundError(f'checkpoint not found: {src}')
     try:
-        # Published files pickle argparse namespaces and numpy scalars beside the weights.
-        ckpt = torch.load(src, map_location='cpu', weights_only=False)
+        # Published files pickle argparse namespaces, numpy scalars and configs beside the
+        # weights.
+        ckpt = torch.load(src, map_location='cpu', weights_only=False,
+                          pickle_module=_LenientPickle)
     except Exception as err:  # truncated or not a torch file
         raise ConversionError(f'cannot read {src}: {err}') from err
     return unwrap(ckpt)
@@ -111,8 +138,8 @@ class KeyMapper:
         return self.out
 
 
-def stage_depths(source: Dict[str, torch.Tensor], pattern: str = r'layers\.(\d+)\.blocks\.(\d+)\.'
-                 ) -> List[int]:
+def stage_depths(source: Dict[str, torch.Tensor],
+                 pattern: str = r'layers\.(\d+)\.blocks\.(\d+)\.') -> List[int]:
     """Blocks per stage, read from key names: ``pattern`` captures (stage, block) indices."""
     depth: Dict[int, int] = {}
     for key in source:
