@@ -66,6 +66,7 @@ class Block(LayerScaleBlock):
 
     def forward(self, x, y=None):
         shortcut, B, L, C = x, *x.shape
+        y = x if y is None else y
         x = self.norm1(x)
         if self.local:
             side, w = int(math.sqrt(L)), self.local
@@ -74,7 +75,7 @@ class Block(LayerScaleBlock):
             attn = self.attn(x, x).view(B, side // w, side // w, w, w, C)
             attn = attn.permute(0, 1, 3, 2, 4, 5).reshape(B, L, C)
         else:
-            attn = self.attn(x, self.norm1(x if y is None else y))
+            attn = self.attn(x, self.norm1(y))
         x = shortcut + self.layer_scale_1 * attn
         return x + self.layer_scale_2 * self.mlp(self.norm2(x))
 
