@@ -66,6 +66,23 @@ def test_dense_outputs_any_size_and_gradients():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
+def test_swin_stage_fitting_one_window_is_not_shifted():
+    """As the official Swin / STViT-R: a map no larger than the window is one unshifted window
+    (mmpretrain implements that rule for maps equal to the window with pad_small_map=False)."""
+    from mmpretrain.models.backbones.swin_transformer import SwinBlockSequence
+    torch.manual_seed(0)
+    stage = STViT(arch=dict(TINY, depths=[1, 1, 6, 2]), window_size=4).stages[3].eval()
+    official = SwinBlockSequence(128, 2, 4, window_size=4).eval()
+    official.load_state_dict(stage.state_dict())
+    for side in (4, 8):  # one window; several windows, the second block shifted
+        x = torch.randn(1, side * side, 128)
+        torch.testing.assert_close(stage(x, (side, side))[0], official(x, (side, side))[0])
+    assert stage.blocks[1].attn.shift_size == 2
+    # smaller maps are padded to one window, unshifted too
+    out = stage(torch.randn(1, 6, 128), (2, 3))[0]
+    assert out.shape == (1, 6, 128) and torch.isfinite(out).all()
+
+
 def test_stage_flops_are_lower_than_swin():
     from mmengine.analysis import FlopAnalyzer
     x = torch.randn(1, 196, 32)
