@@ -5,4 +5,6 @@ _base_ = ['../_base_/zennas_8xb64-480e_in1k.py']
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 model = dict(
-    backbone=dict(type='mmext.ZenNet', arch='flops400m-se'), head=dict(in_channels=2048))
+    # eps 1e-3 on every BatchNorm, as the official models (the backbone's default)
+    backbone=dict(type='mmext.ZenNet', arch='flops400m-se', norm_cfg=dict(type='BN', eps=1e-3)),
+    head=dict(in_channels=2048))
