@@ -55,6 +55,33 @@ def randomize_(module: torch.nn.Module, seed: int = 0) -> None:
             t.copy_(torch.randn(t.shape, generator=gen) * 0.2)
 
 
+def randomized(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` in eval mode after :func:`randomize_` (a reference for one test module)."""
+    randomize_(model)
+    return model.eval()
+
+
+class NetBlock(torch.nn.Module):
+    """The idstcv PlainNet wrapper (GENet, ZenNet): the layer is stored as ``.netblock``."""
+
+    def __init__(self, netblock: torch.nn.Module) -> None:
+        super().__init__()
+        self.netblock = netblock
+
+    def forward(self, x):
+        return self.netblock(x)
+
+
+class PlainNetReference(torch.nn.Module):
+    """An idstcv PlainNet classifier: ``module_list`` in order, global average pool,
+    ``fc_linear``."""
+
+    def forward(self, x):
+        for block in self.module_list:
+            x = block(x)
+        return self.fc_linear(x.mean((2, 3)))
+
+
 def build_classifier(config: str, **model_overrides) -> torch.nn.Module:
     """The ``model`` of ``configs/<config>`` built through mmpretrain's registry, in eval mode."""
     from mmpretrain.registry import MODELS

@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from _converter_checks_cnn import (ROOT, build_classifier, convert_and_compare, convert_file,
-                                   load_converter, randomize_)
+                                   load_converter, randomized)
 
 # Reference in the layout of lazyGj/PSLT classification/pslt.py (PSLT_tiny: stem width 24,
 # conv depths 3-3, ladder depths 10-3, heads 4-8, window 7, 224x224 input): key names, shapes
@@ -210,9 +210,7 @@ class OfficialPSLT(nn.Module):
 
 @pytest.fixture(scope='module')
 def reference():
-    model = OfficialPSLT().eval()
-    randomize_(model)
-    return model
+    return randomized(OfficialPSLT())
 
 
 def test_official_pslt_tiny_converts_to_equal_logits(tmp_path, reference):
@@ -252,8 +250,7 @@ def test_wrong_checkpoint_names_first_unplaced_key(reference):
 def test_detection_config_loads_converted_backbone(tmp_path):
     """configs/pslt/retinanet_*: the converted official PSLT enters through init_cfg."""
     from mmdet.registry import MODELS
-    official = OfficialPSLT(E=36)  # PSLT, the variant of the detection configs
-    randomize_(official)
+    official = randomized(OfficialPSLT(E=36))  # PSLT, the variant of the detection configs
     dst, _ = convert_file(tmp_path, 'pslt_to_mmext', official.state_dict(), 'model')
     cfg = Config.fromfile(str(ROOT / 'configs/pslt/retinanet_pslt_fpn_ms-640-800-1x_coco.py'))
     cfg.model.backbone.init_cfg.checkpoint = str(dst)

@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from _converter_checks_cnn import convert_and_compare, load_converter, randomize_
+from _converter_checks_cnn import convert_and_compare, load_converter, randomized
 
 # Reference in the layout of lmbxmu/SuperViT deit/super_deit.py (super_deit_s: DeiT-S, patch 16,
 # one position embedding per image size 128/160/192/224, LayerNorm eps 1e-6); at keep rate 1
@@ -58,9 +58,7 @@ class OfficialSuperDeiT(nn.Module):
 
 @pytest.fixture(scope='module')
 def reference():
-    model = OfficialSuperDeiT().eval()
-    randomize_(model)
-    return model
+    return randomized(OfficialSuperDeiT())
 
 
 @pytest.mark.parametrize('grid', [14, 10])

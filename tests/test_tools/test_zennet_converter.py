@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from _converter_checks_cnn import convert_and_compare, load_converter, randomize_
+from _converter_checks_cnn import (NetBlock, PlainNetReference, convert_and_compare,
+                                   load_converter, randomized)
 
 # Reference in the layout of idstcv/ZenNAS (ZenNet/masternet.py, PlainNet/*): nested
 # ``module_list`` wrappers, SE after the depthwise conv, a conv-with-bias + BN ``proj`` shortcut
@@ -12,16 +13,6 @@ from _converter_checks_cnn import convert_and_compare, load_converter, randomize
 # kernel 7.
 ZENNET_400M = [(1, 16, 40, 2, 40, 1), (1, 40, 64, 2, 64, 1), (4, 64, 96, 2, 96, 5),
                (2, 96, 224, 2, 224, 5)]
-
-
-class Wrap(nn.Module):
-
-    def __init__(self, netblock):
-        super().__init__()
-        self.netblock = netblock
-
-    def forward(self, x):
-        return self.netblock(x)
 
 
 class Seq(nn.Module):
@@ -37,7 +28,7 @@ class Seq(nn.Module):
         return x
 
 
-class SE(Wrap):
+class SE(NetBlock):
 
     def __init__(self, c):
         s = max(1, int(round(c * 0.25)))
@@ -53,10 +44,10 @@ class ResBlock(Seq):
 
     def __init__(self, cin, cout, dw, stride, proj):
         super().__init__([
-            Wrap(nn.Conv2d(cin, dw, 1, bias=False)), Wrap(nn.BatchNorm2d(dw)), nn.ReLU(),
-            Wrap(nn.Conv2d(dw, dw, 7, stride, 3, groups=dw, bias=False)),
-            Wrap(nn.BatchNorm2d(dw)), nn.ReLU(), SE(dw),
-            Wrap(nn.Conv2d(dw, cout, 1, bias=False)), Wrap(nn.BatchNorm2d(cout))])
+            NetBlock(nn.Conv2d(cin, dw, 1, bias=False)), NetBlock(nn.BatchNorm2d(dw)), nn.ReLU(),
+            NetBlock(nn.Conv2d(dw, dw, 7, stride, 3, groups=dw, bias=False)),
+            NetBlock(nn.BatchNorm2d(dw)), nn.ReLU(), SE(dw),
+            NetBlock(nn.Conv2d(dw, cout, 1, bias=False)), NetBlock(nn.BatchNorm2d(cout))])
         self.proj = nn.Sequential(nn.Conv2d(cin, cout, 1, stride), nn.BatchNorm2d(cout)) \
             if proj or stride > 1 or cin != cout else None
 
@@ -77,33 +68,27 @@ def idw_stage(expansion, cin, cout, stride, btn, sub_layers):
     return Seq(units)
 
 
-class OfficialZenNet(nn.Module):
+class OfficialZenNet(PlainNetReference):
 
     def __init__(self, structure=ZENNET_400M, stem=16, last=2048):
         super().__init__()
         self.module_list = nn.ModuleList([
-            Seq([Wrap(nn.Conv2d(3, stem, 3, 2, 1, bias=False)), Wrap(nn.BatchNorm2d(stem)),
+            Seq([NetBlock(nn.Conv2d(3, stem, 3, 2, 1, bias=False)), NetBlock(nn.BatchNorm2d(stem)),
                  nn.ReLU()]),
             *[idw_stage(*s) for s in structure],
-            Seq([Wrap(nn.Conv2d(structure[-1][2], last, 1, bias=False)),
-                 Wrap(nn.BatchNorm2d(last)), nn.ReLU()])
+            Seq([NetBlock(nn.Conv2d(structure[-1][2], last, 1, bias=False)),
+                 NetBlock(nn.BatchNorm2d(last)), nn.ReLU()])
         ])
-        self.fc_linear = Wrap(nn.Linear(last, 1000))
+        self.fc_linear = NetBlock(nn.Linear(last, 1000))
         for m in self.modules():  # as masternet.PlainNet
             if isinstance(m, nn.BatchNorm2d):
                 m.eps = 1e-3
 
-    def forward(self, x):
-        for block in self.module_list:
-            x = block(x)
-        return self.fc_linear(x.mean((2, 3)))
 
 
 @pytest.fixture(scope='module')
 def reference():
-    model = OfficialZenNet().eval()
-    randomize_(model)
-    return model
+    return randomized(OfficialZenNet())
 
 
 def test_official_zennet_400m_converts_to_equal_logits(tmp_path, reference):

@@ -13,7 +13,7 @@ import re
 from typing import Dict, Tuple
 
 import torch
-from convert_utils import ConversionError, KeyMapper, converter_main
+from convert_utils import ConversionError, KeyMapper, converter_main, variant_of
 
 NORM = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 # (stem width, [(stage width, units)], final width) of the released models
@@ -63,10 +63,7 @@ def convert(source: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], s
     layout = (source[f'module_list.{convs[0]}.netblock.weight'].shape[0],
               tuple(_stage_layout(source, block) for block in stages),
               source[f'module_list.{convs[1]}.netblock.weight'].shape[0])
-    if layout not in VARIANTS:
-        raise ConversionError(f'layout (stem, [(width, units)], final) = {layout} matches no '
-                              f'released GENet')
-    return state_dict, f'genet-{VARIANTS[layout]}'
+    return state_dict, 'genet-' + variant_of(layout, VARIANTS, 'GENet')
 
 
 if __name__ == '__main__':

@@ -13,7 +13,7 @@ import re
 from typing import Dict, Tuple
 
 import torch
-from convert_utils import ConversionError, KeyMapper, converter_main
+from convert_utils import ConversionError, KeyMapper, converter_main, variant_of
 
 # stem width -> our arch name (the official PSLT_tiny / PSLT / PSLT_large)
 VARIANTS = {24: 'tiny', 36: 'base', 48: 'large'}
@@ -61,10 +61,7 @@ def convert(source: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], s
     if 'patch_embed.proj.3.weight' not in source:
         raise ConversionError(f'source key "{next(iter(source))}" is not a PSLT layout '
                               f'(no "patch_embed.proj.3.weight")')
-    width = source['patch_embed.proj.3.weight'].shape[0]
-    if width not in VARIANTS:
-        raise ConversionError(f'stem width {width} ("patch_embed.proj.3.weight") matches no '
-                              f'PSLT variant {VARIANTS}')
+    variant = variant_of(source['patch_embed.proj.3.weight'].shape[0], VARIANTS, 'PSLT stem width')
     m = KeyMapper(source, ignore=('relative_position_index', 'attn_mask'))
     _move_conv_unit(m, 'patch_embed.proj', 'backbone.stem', STEM)
 
@@ -103,7 +100,7 @@ def convert(source: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], s
            'backbone.stages.3.downsample.reduction.weight', unfold_order)
     m.move_prefix('norm.', 'backbone.norm3.', ('weight', 'bias'))
     m.move_prefix('head.', 'head.fc.', ('weight', 'bias'))
-    return m.finish(), f'pslt-{VARIANTS[width]}'
+    return m.finish(), f'pslt-{variant}'
 
 
 if __name__ == '__main__':

@@ -14,7 +14,7 @@ import re
 from typing import Dict, Tuple
 
 import torch
-from convert_utils import ConversionError, KeyMapper, converter_main
+from convert_utils import ConversionError, KeyMapper, converter_main, variant_of
 
 NORM = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 # (stem width, [(bottleneck, out, sub_layers)], final width) of the released SE models
@@ -79,10 +79,7 @@ def convert(source: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], s
     layout = (state_dict['backbone.stem.conv.weight'].shape[0],
               tuple(stage_layout(s) for s in range(len(stage_of))),
               state_dict['backbone.final_conv.conv.weight'].shape[0])
-    if layout not in VARIANTS:
-        raise ConversionError(f'layout (stem, [(bottleneck, out, sub_layers)], final) = '
-                              f'{layout} matches no ZenNet of our configs')
-    return state_dict, f'zennet-{VARIANTS[layout]}'
+    return state_dict, 'zennet-' + variant_of(layout, VARIANTS, 'ZenNet')
 
 
 if __name__ == '__main__':
