@@ -43,7 +43,7 @@ def convert(source: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], s
     convs = [i for i in indices if f'module_list.{i}.netblock.weight' in source
              and source[f'module_list.{i}.netblock.weight'].dim() == 4]
     if not stages or len(convs) != 2:
-        raise ConversionError(f'source key "{next(iter(source))}": expected a GENet PlainNet '
+        raise ConversionError(f'could not place source key "{next(iter(source))}": not a GENet '
                               f'(a stem conv, SuperRes stages, a final conv in "module_list")')
     # each conv is followed by its BN wrapper (weights under .netblock as well)
     for conv, dst in zip(convs, ('backbone.stem', 'backbone.final_conv')):

@@ -59,8 +59,8 @@ def _conv_stage_of_blocks(m: KeyMapper) -> list:
 
 def convert(source: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], str]:
     if 'patch_embed.proj.3.weight' not in source:
-        raise ConversionError(f'source key "{next(iter(source))}" is not a PSLT layout '
-                              f'(no "patch_embed.proj.3.weight")')
+        raise ConversionError(f'could not place source key "{next(iter(source))}": not a PSLT '
+                              f'checkpoint (no "patch_embed.proj.3.weight")')
     variant = variant_of(source['patch_embed.proj.3.weight'].shape[0], VARIANTS, 'PSLT stem width')
     m = KeyMapper(source, ignore=('relative_position_index', 'attn_mask'))
     _move_conv_unit(m, 'patch_embed.proj', 'backbone.stem', STEM)
@@ -91,13 +91,9 @@ def convert(source: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], s
                 m.move(key, f'backbone.stages.{2 + int(layer)}.blocks.{block}.'
                        + pattern.sub(repl, rest))
                 break
-    # the official merges at the end of layers.0, we at the start of stage 3
-    m.move('layers.0.downsample.norm.weight', 'backbone.stages.3.downsample.norm.weight',
-           unfold_order)
-    m.move('layers.0.downsample.norm.bias', 'backbone.stages.3.downsample.norm.bias',
-           unfold_order)
-    m.move('layers.0.downsample.reduction.weight',
-           'backbone.stages.3.downsample.reduction.weight', unfold_order)
+    # the official merges at the end of layers.0, ours at the start of stages.3
+    for name in ('norm.weight', 'norm.bias', 'reduction.weight'):
+        m.move(f'layers.0.downsample.{name}', f'backbone.stages.3.downsample.{name}', unfold_order)
     m.move_prefix('norm.', 'backbone.norm3.', ('weight', 'bias'))
     m.move_prefix('head.', 'head.fc.', ('weight', 'bias'))
     return m.finish(), f'pslt-{variant}'

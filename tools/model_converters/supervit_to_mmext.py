@@ -29,8 +29,8 @@ def convert(source: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], s
     m = KeyMapper(source)
     width = m.source.get('cls_token', torch.empty(0)).shape[-1:]
     if not width or width[0] not in VARIANTS:
-        raise ConversionError(f'source key "{next(iter(source))}": no "cls_token" of a DeiT '
-                              f'width {sorted(VARIANTS)}, not a SuperViT (DeiT) checkpoint')
+        raise ConversionError(f'could not place source key "{next(iter(source))}": not a SuperViT '
+                              f'(DeiT) checkpoint (no "cls_token" of width {sorted(VARIANTS)})')
     m.move_prefix('patch_embed.proj.', 'backbone.patch_embed.', ('weight', 'bias'))
     m.move('cls_token', 'backbone.cls_token')
     grids = []

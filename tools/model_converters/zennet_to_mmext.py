@@ -48,7 +48,7 @@ def convert(source: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], s
     m = KeyMapper(source)
     blocks = sorted({int(k.split('.')[1]) for k in source if re.match(r'module_list\.\d+\.', k)})
     if len(blocks) < 3 or 'fc_linear.netblock.weight' not in source:
-        raise ConversionError(f'source key "{next(iter(source))}": expected a ZenNet PlainNet '
+        raise ConversionError(f'could not place source key "{next(iter(source))}": not a ZenNet '
                               f'(stem, IDW stages and final conv in "module_list", "fc_linear")')
     for block, dst in ((blocks[0], 'backbone.stem'), (blocks[-1], 'backbone.final_conv')):
         m.move(f'module_list.{block}.module_list.0.netblock.weight', f'{dst}.conv.weight')
