@@ -103,22 +103,30 @@ def convert_file(tmp_path, converter: str, state_dict: dict, wrapper: str) -> tu
     return dst, out.getvalue()
 
 
+def assert_same_logits(model: torch.nn.Module, reference: torch.nn.Module,
+                       inputs: torch.Tensor) -> None:
+    """Our classifier's logits equal the reference's (max error <= 1e-5 of the largest logit),
+    and the random weights give input-dependent, non-constant logits (or the check is void)."""
+    with torch.no_grad():
+        expected = reference.eval()(inputs)
+        logits = model.eval()(inputs, mode='tensor')
+    assert logits.shape == expected.shape
+    scale = expected.abs().max()
+    err = (logits - expected).abs().max() / scale
+    assert err <= 1e-5, f'relative logit error {err:.2e}'
+    assert expected.std(dim=1).min() > 1e-3 * scale
+    assert (expected[0] - expected[1]).abs().max() > 1e-3 * scale
+
+
 def convert_and_compare(tmp_path, converter: str, reference: torch.nn.Module, wrapper: str,
-                        config: str, inputs: torch.Tensor, **model_overrides) -> str:
+                        config: str, inputs: torch.Tensor, **model_overrides) -> tuple:
     """Convert ``reference`` (see :func:`convert_file`), load the result strictly into the
-    classifier of ``configs/<config>`` and assert equal logits (max error <= 1e-5 of the largest
-    logit). Returns the converter's printed line.
+    classifier of ``configs/<config>`` and :func:`assert_same_logits`.
+
+    Returns (our loaded classifier, the converter's printed line).
     """
     dst, report = convert_file(tmp_path, converter, reference.state_dict(), wrapper)
     model = build_classifier(config, **model_overrides)
     load_checkpoint(model, str(dst), map_location='cpu', strict=True)
-    with torch.no_grad():
-        expected = reference.eval()(inputs)
-        logits = model(inputs, mode='tensor')
-    assert logits.shape == expected.shape
-    err = (logits - expected).abs().max() / expected.abs().max()
-    assert err <= 1e-5, f'relative logit error {err:.2e}'
-    # random weights must give input-dependent, non-constant logits, or the check is void
-    assert expected.std(dim=1).min() > 1e-3 * expected.abs().max()
-    assert (expected[0] - expected[1]).abs().max() > 1e-3 * expected.abs().max()
-    return report
+    assert_same_logits(model, reference, inputs)
+    return model, report

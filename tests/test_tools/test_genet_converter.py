@@ -73,8 +73,8 @@ def test_official_genet_small_converts_to_equal_logits(tmp_path, reference):
     assert keys.index('module_list.3.shortcut_list.0.0.weight') < \
         keys.index('module_list.3.conv_list.0.0.weight')
     x = torch.randn(2, 3, 192, 192, generator=torch.Generator().manual_seed(1))
-    report = convert_and_compare(tmp_path, 'genet_to_mmext', reference, 'state_dict',
-                                 'genet/genet-small_8xb64-480e_in1k-192px.py', x)
+    _, report = convert_and_compare(tmp_path, 'genet_to_mmext', reference, 'state_dict',
+                                    'genet/genet-small_8xb64-480e_in1k-192px.py', x)
     assert report.startswith('genet-small: mapped')
 
 

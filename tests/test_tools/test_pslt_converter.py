@@ -6,8 +6,8 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from _converter_checks_cnn import (ROOT, build_classifier, convert_and_compare, convert_file,
-                                   load_converter, randomized)
+from _converter_checks_cnn import (ROOT, convert_and_compare, convert_file, load_converter,
+                                   randomized)
 
 # Reference in the layout of lazyGj/PSLT classification/pslt.py (PSLT_tiny: stem width 24,
 # conv depths 3-3, ladder depths 10-3, heads 4-8, window 7, 224x224 input): key names, shapes
@@ -215,16 +215,11 @@ def reference():
 
 def test_official_pslt_tiny_converts_to_equal_logits(tmp_path, reference):
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
-    report = convert_and_compare(tmp_path, 'pslt_to_mmext', reference, 'model',
-                                 'pslt/pslt-tiny_8xb128-300e_in1k.py', x)
+    # strict loading also proves that our PSLT now has exactly the official tensors (the light
+    # FFN's conv biases included)
+    _, report = convert_and_compare(tmp_path, 'pslt_to_mmext', reference, 'model',
+                                    'pslt/pslt-tiny_8xb128-300e_in1k.py', x)
     assert report.startswith('pslt-tiny: mapped')
-
-
-def test_params_match_official_layout(reference):
-    """Our PSLT-Tiny classifier has exactly the official tensors (FFN conv biases included)."""
-    ours = build_classifier('pslt/pslt-tiny_8xb128-300e_in1k.py')
-    n_ours = sum(p.numel() for p in ours.parameters())
-    assert n_ours == sum(p.numel() for p in reference.parameters())
 
 
 def test_patch_merging_reorder_is_a_permutation():

@@ -4,7 +4,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from _converter_checks_cnn import convert_and_compare, load_converter, randomized
+from _converter_checks_cnn import (assert_same_logits, convert_and_compare, load_converter,
+                                   randomized)
 
 # Reference in the layout of lmbxmu/SuperViT deit/super_deit.py (super_deit_s: DeiT-S, patch 16,
 # one position embedding per image size 128/160/192/224, LayerNorm eps 1e-6); at keep rate 1
@@ -61,14 +62,16 @@ def reference():
     return randomized(OfficialSuperDeiT())
 
 
-@pytest.mark.parametrize('grid', [14, 10])
-def test_official_super_deit_s_converts_to_equal_logits(tmp_path, reference, grid):
-    reference.img_size = grid * 16
+def test_official_super_deit_s_converts_to_equal_logits(tmp_path, reference):
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
-    report = convert_and_compare(tmp_path, 'supervit_to_mmext', reference, 'model',
-                                 'supervit/supervit-deit-small_4xb256-300e_in1k.py', x,
-                                 test_setting=(grid, 1.0))
+    model, report = convert_and_compare(tmp_path, 'supervit_to_mmext', reference, 'model',
+                                        'supervit/supervit-deit-small_4xb256-300e_in1k.py', x,
+                                        test_setting=(14, 1.0))
     assert report.startswith('supervit-deit-small (grids [8, 10, 12, 14]): mapped')
+    # another grid: the image resized to 160 and the third position embedding
+    reference.img_size = 160
+    model.test_setting = (10, 1.0)
+    assert_same_logits(model, reference, x)
 
 
 def test_wrong_checkpoint_names_first_unplaced_key(reference):
