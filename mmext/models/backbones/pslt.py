@@ -74,6 +74,7 @@ class LightMlp(BaseModule):
     def __init__(self, embed_dims: int, hidden_dims: int,
                  norm_cfg: dict = dict(type='BN')) -> None:
         super().__init__()
+        # plain layers: a ConvModule with a norm would drop (or warn about) the conv biases
         self.conv = nn.Sequential(
             nn.Conv2d(embed_dims, hidden_dims, 1), nn.GELU(),
             build_norm_layer(norm_cfg, hidden_dims)[1],
