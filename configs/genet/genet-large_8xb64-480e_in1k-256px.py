@@ -13,7 +13,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=292, edge='short'),
+    dict(type='ResizeEdge', scale=293, edge='short'),  # ceil(256 / 0.875), as official
     dict(type='CenterCrop', crop_size=256),
     dict(type='PackInputs'),
 ]

@@ -15,7 +15,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=219, edge='short'),
+    dict(type='ResizeEdge', scale=220, edge='short'),  # ceil(192 / 0.875), as official
     dict(type='CenterCrop', crop_size=192),
     dict(type='PackInputs'),
 ]

@@ -3,8 +3,9 @@
 # conv units, 8 GPUs x 2 images; the official file calls this multi-scale setting "3x").
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
 
-# ImageNet-1k PSLT weights (no public mirror; set your path)
-pretrained = 'work_dirs/pslt_8xb128-300e_in1k/epoch_300.pth'
+# ImageNet-1k PSLT weights: the official pslt.pth converted by
+# python tools/model_converters/pslt_to_mmext.py pslt.pth work_dirs/pslt_mmext.pth
+pretrained = 'work_dirs/pslt_mmext.pth'
 
 model = dict(
     backbone=dict(

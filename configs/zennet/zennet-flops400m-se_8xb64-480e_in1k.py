@@ -5,4 +5,18 @@ _base_ = ['../_base_/zennas_8xb64-480e_in1k.py']
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 model = dict(
-    backbone=dict(type='mmext.ZenNet', arch='flops400m-se'), head=dict(in_channels=2048))
+    # eps 1e-3 on every BatchNorm, as the official models (the backbone's default)
+    backbone=dict(type='mmext.ZenNet', arch='flops400m-se', norm_cfg=dict(type='BN', eps=1e-3)),
+    head=dict(in_channels=2048))
+
+# tools/test.py evaluates as the official val.py does for the released models: resize to 366
+# (PIL bicubic), centre crop 320, resize to 224 (bilinear). Validation during training keeps
+# mmpretrain's resize-256 / crop-224 pipeline.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=366, edge='short', backend='pillow', interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=320),
+    dict(type='Resize', scale=(224, 224), interpolation='bilinear'),
+    dict(type='PackInputs'),
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -197,6 +197,14 @@ def swin_relative_position_index(window: int) -> torch.Tensor:
     return rel[0] * (2 * window - 1) + rel[1]
 
 
+def variant_of(layout, variants: Dict, family: str) -> str:
+    """The name ``variants`` gives to ``layout`` (a tuple read from the tensor shapes); a layout
+    that no config of ours builds stops the conversion with the layout spelled out."""
+    if layout not in variants:
+        raise ConversionError(f'{family} layout {layout} matches none of {list(variants.values())}')
+    return variants[layout]
+
+
 def save_checkpoint(state_dict: Dict[str, torch.Tensor], dst: str, **meta) -> None:
     """Write ``{'state_dict': ..., 'meta': ...}``, as mmengine checkpoints are laid out."""
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)

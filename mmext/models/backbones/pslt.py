@@ -62,6 +62,9 @@ class MV2BlockSE(BaseModule):
 class LightMlp(BaseModule):
     """PSLT's light FFN on tokens: 1x1 conv, 3x3 depthwise conv, 1x1 conv (act before BN).
 
+    Laid out as the official ``Mlp_Light``: all three convs keep their bias. The first two
+    sit in front of a GELU, so unlike a conv-BN pair they cannot be folded into the norm.
+
     Args:
         embed_dims (int): Channels.
         hidden_dims (int): Hidden channels.
@@ -71,12 +74,14 @@ class LightMlp(BaseModule):
     def __init__(self, embed_dims: int, hidden_dims: int,
                  norm_cfg: dict = dict(type='BN')) -> None:
         super().__init__()
-        common = dict(norm_cfg=norm_cfg, order=_CONV_ORDER)
-        self.conv = Sequential(
-            ConvModule(embed_dims, hidden_dims, 1, act_cfg=_GELU, **common),
-            ConvModule(hidden_dims, hidden_dims, 3, padding=1, groups=hidden_dims,
-                       act_cfg=_GELU, **common),
-            ConvModule(hidden_dims, embed_dims, 1, act_cfg=None, **common))
+        # plain layers: a ConvModule with a norm would drop (or warn about) the conv biases
+        self.conv = nn.Sequential(
+            nn.Conv2d(embed_dims, hidden_dims, 1), nn.GELU(),
+            build_norm_layer(norm_cfg, hidden_dims)[1],
+            nn.Conv2d(hidden_dims, hidden_dims, 3, padding=1, groups=hidden_dims), nn.GELU(),
+            build_norm_layer(norm_cfg, hidden_dims)[1],
+            nn.Conv2d(hidden_dims, embed_dims, 1),
+            build_norm_layer(norm_cfg, embed_dims)[1])
 
     def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
         B, L, C = x.shape

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import ConvModule
+from mmcv.cnn import ConvModule, build_norm_layer
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
@@ -28,13 +28,14 @@ def make_divisible_round(x: float, base: int = 8) -> int:
 class _SqueezeExcite(BaseModule):
     """Squeeze-excitation with BN in the gate, as in the ZenNet SE blocks (ratio 1/4)."""
 
-    def __init__(self, channels: int, ratio: float = 0.25) -> None:
+    def __init__(self, channels: int, ratio: float = 0.25,
+                 norm_cfg: Dict = dict(type='BN', eps=1e-3)) -> None:
         super().__init__()
         mid = max(1, int(round(channels * ratio)))
         self.gate = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
-            ConvModule(channels, mid, 1, bias=False, norm_cfg=dict(type='BN')),
-            ConvModule(mid, channels, 1, bias=False, norm_cfg=dict(type='BN'),
+            ConvModule(channels, mid, 1, bias=False, norm_cfg=norm_cfg),
+            ConvModule(mid, channels, 1, bias=False, norm_cfg=norm_cfg,
                        act_cfg=dict(type='Sigmoid')))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -59,6 +60,8 @@ class ZenResUnit(BaseModule):
         use_se (bool): Add squeeze-excitation after the depthwise conv. Defaults to False.
         force_proj (bool): Always use a projection shortcut (first unit of a block).
             Defaults to False.
+        norm_cfg (dict): Norm config. Defaults to ``dict(type='BN', eps=1e-3)`` (the
+            official models set eps 1e-3 on every BatchNorm).
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -70,24 +73,24 @@ class ZenResUnit(BaseModule):
                  stride: int = 1,
                  use_se: bool = False,
                  force_proj: bool = False,
+                 norm_cfg: Dict = dict(type='BN', eps=1e-3),
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg)
-        bn = dict(type='BN')
         layers = [
-            ConvModule(in_channels, mid_channels, 1, bias=False, norm_cfg=bn),
+            ConvModule(in_channels, mid_channels, 1, bias=False, norm_cfg=norm_cfg),
             ConvModule(mid_channels, mid_channels, kernel_size, stride, kernel_size // 2,
-                       groups=mid_channels, bias=False, norm_cfg=bn)
+                       groups=mid_channels, bias=False, norm_cfg=norm_cfg)
         ]
         if use_se:
-            layers.append(_SqueezeExcite(mid_channels))
+            layers.append(_SqueezeExcite(mid_channels, norm_cfg=norm_cfg))
         layers.append(
-            ConvModule(mid_channels, out_channels, 1, bias=False, norm_cfg=bn, act_cfg=None))
+            ConvModule(mid_channels, out_channels, 1, bias=False, norm_cfg=norm_cfg, act_cfg=None))
         self.branch = nn.Sequential(*layers)
         if force_proj or stride > 1 or in_channels != out_channels:
             # the official projection keeps its conv bias in front of the BN
             self.shortcut = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride, bias=True),
-                nn.BatchNorm2d(out_channels))
+                build_norm_layer(norm_cfg, out_channels)[1])
         else:
             self.shortcut = nn.Identity()
         self.act = nn.ReLU(inplace=True)
@@ -119,6 +122,8 @@ class ZenNet(StemStagesFinalConvMixin, BaseBackbone):
         frozen_stages (int): Freeze the stem (0) and the first ``frozen_stages`` blocks;
             -1 freezes nothing. Defaults to -1.
         norm_eval (bool): Keep BN layers in eval mode while training. Defaults to False.
+        norm_cfg (dict): Norm config of every conv unit. Defaults to
+            ``dict(type='BN', eps=1e-3)``, the eps of the official models.
         init_cfg (dict | list[dict], optional): Initialization config. Defaults to Kaiming for
             convs and constant for BN.
     """
@@ -147,6 +152,7 @@ class ZenNet(StemStagesFinalConvMixin, BaseBackbone):
                  out_indices: Union[Sequence[int], int] = -1,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
+                 norm_cfg: Dict = dict(type='BN', eps=1e-3),
                  init_cfg: Optional[Union[Dict, List[Dict]]] = [
                      dict(type='Kaiming', layer='Conv2d'),
                      dict(type='Constant', val=1, layer=['_BatchNorm'])
@@ -167,9 +173,8 @@ class ZenNet(StemStagesFinalConvMixin, BaseBackbone):
         self.norm_eval = norm_eval
         use_se = arch.get('use_se', False)
 
-        bn = dict(type='BN')
         self.stem = ConvModule(in_channels, arch['stem_channels'], 3, 2, 1, bias=False,
-                               norm_cfg=bn)
+                               norm_cfg=norm_cfg)
         c = arch['stem_channels']
         self.stages = nn.ModuleList()
         self.out_channels = []
@@ -178,13 +183,14 @@ class ZenNet(StemStagesFinalConvMixin, BaseBackbone):
             for i in range(n):
                 units.append(
                     ZenResUnit(c, btn, make_divisible_round(btn * expansion), k,
-                               stride if i == 0 else 1, use_se, force_proj=i == 0))
+                               stride if i == 0 else 1, use_se, force_proj=i == 0,
+                               norm_cfg=norm_cfg))
                 units.append(
                     ZenResUnit(btn, out_c, make_divisible_round(out_c * expansion), k, 1,
-                               use_se))
+                               use_se, norm_cfg=norm_cfg))
                 c = out_c
             self.stages.append(nn.Sequential(*units))
             self.out_channels.append(out_c)
-        self.final_conv = ConvModule(c, arch['last_channels'], 1, bias=False, norm_cfg=bn)
+        self.final_conv = ConvModule(c, arch['last_channels'], 1, bias=False, norm_cfg=norm_cfg)
         self.out_channels.append(arch['last_channels'])
         self._freeze_stages()
