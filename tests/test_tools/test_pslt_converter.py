@@ -223,7 +223,7 @@ def test_official_pslt_tiny_converts_to_equal_logits(tmp_path, reference):
 
 
 def test_patch_merging_reorder_is_a_permutation():
-    unfold_order = load_converter('pslt_to_mmext').unfold_order
+    unfold_order = load_converter('convert_utils').swin_merging_to_unfold
     C = 3
     swin = torch.arange(4 * C)  # block j of Swin's concat holds neighbour j, channel c
     ours = unfold_order(swin)

@@ -13,7 +13,8 @@ import re
 from typing import Dict, Tuple
 
 import torch
-from convert_utils import ConversionError, KeyMapper, converter_main, variant_of
+from convert_utils import (ConversionError, KeyMapper, converter_main, move_swin_merging,
+                           variant_of)
 
 # stem width -> our arch name (the official PSLT_tiny / PSLT / PSLT_large)
 VARIANTS = {24: 'tiny', 36: 'base', 48: 'large'}
@@ -21,18 +22,6 @@ VARIANTS = {24: 'tiny', 36: 'base', 48: 'large'}
 STEM = {'0': '0.conv', '2': '0.bn', '3': '1.conv', '5': '1.bn', '6': '2.conv', '8': '2.bn'}
 MV2 = {'0': '0.conv', '2': '0.bn', '3': '1.conv', '5': '1.bn', '6': '2.conv', '7': '2.bn'}
 NORM = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
-
-
-def unfold_order(w: torch.Tensor) -> torch.Tensor:
-    """Reorder the last dim (4C) from Swin's ``cat(x0, x1, x2, x3)`` to ``nn.Unfold``'s order.
-
-    Swin stacks the 2x2 neighbours as (row, col) = (0,0), (1,0), (0,1), (1,1), block by block;
-    ``nn.Unfold`` interleaves them per channel: index ``c * 4 + row * 2 + col``.
-    """
-    C = w.shape[-1] // 4
-    lead = w.shape[:-1]
-    # (..., col, row, C) -> (..., C, row, col)
-    return w.reshape(*lead, 2, 2, C).movedim(-1, -3).transpose(-1, -2).reshape(*lead, 4 * C)
 
 
 def _move_conv_unit(m: KeyMapper, src: str, dst: str, slots: Dict[str, str]) -> None:
@@ -92,8 +81,7 @@ def convert(source: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], s
                        + pattern.sub(repl, rest))
                 break
     # the official merges at the end of layers.0, ours at the start of stages.3
-    for name in ('norm.weight', 'norm.bias', 'reduction.weight'):
-        m.move(f'layers.0.downsample.{name}', f'backbone.stages.3.downsample.{name}', unfold_order)
+    move_swin_merging(m, 'layers.0.downsample.', 'backbone.stages.3.downsample.')
     m.move_prefix('norm.', 'backbone.norm3.', ('weight', 'bias'))
     m.move_prefix('head.', 'head.fc.', ('weight', 'bias'))
     return m.finish(), f'pslt-{variant}'
