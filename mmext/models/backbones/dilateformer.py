@@ -13,8 +13,8 @@ from mmpretrain.models.utils import MultiheadAttention
 from torch import Tensor
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import (FrozenStagesMixin, freeze_modules, normalize_indices,
-                                     resolve_arch, stage_modules)
+from ..layers.backbone_utils import (FrozenStagesMixin, PretrainedCheckMixin, freeze_modules,
+                                     normalize_indices, resolve_arch, stage_modules)
 from ..layers.msda import MultiScaleDilatedAttention
 
 __all__ = ['DilateFormer']
@@ -102,7 +102,7 @@ class DilateFormerBlock(BaseModule):
 
 
 @MODELS.register_module()
-class DilateFormer(FrozenStagesMixin, BaseBackbone):
+class DilateFormer(PretrainedCheckMixin, FrozenStagesMixin, BaseBackbone):
     """DilateFormer backbone.
 
     From "DilateFormer: Multi-Scale Dilated Transformer for Visual Recognition"
