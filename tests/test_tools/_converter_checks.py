@@ -9,7 +9,7 @@ logits with the reference's.
 import runpy
 import sys
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import pytest
 import torch
@@ -117,3 +117,35 @@ def check_round_trip(name: str, official: nn.Module, config: str, inputs: torch.
         out = ours(inputs.to(dtype), mode='tensor')
     assert_logits_close(out, ref)
     return ckpt
+
+
+def check_layout_fits_config(name: str, build_official: Callable[[], nn.Module], config: str,
+                             variant: str, tmp_path: Path) -> None:
+    """The converter detects ``variant`` and gives exactly the keys and shapes of ``config``'s
+    classifier (both built on the meta device and filled with zeros: layout only, fast)."""
+    with torch.device('meta'):
+        official = build_official().state_dict()
+        ours = build_classifier(config).state_dict()
+    src = save_deit_style({k: torch.zeros(v.shape, dtype=v.dtype) for k, v in official.items()},
+                          tmp_path / 'official.pth')
+    ckpt = run_converter(name, src, tmp_path / 'converted.pth')
+    assert ckpt['meta']['variant'] == variant
+    assert {k: v.shape for k, v in ckpt['state_dict'].items()} == {
+        k: v.shape for k, v in ours.items()}
+
+
+def check_edited_checkpoint_fails(name: str, state: Dict[str, torch.Tensor],
+                                  edit: Callable[[dict], object], message: str,
+                                  tmp_path: Path) -> None:
+    """After ``edit(state)`` the converter stops with ``message`` in its error."""
+    edit(state)
+    src = save_deit_style(state, tmp_path / 'official.pth')
+    assert message in converter_error(name, src, tmp_path / 'converted.pth')
+
+
+def check_init_refuses(build: Callable[..., nn.Module], checkpoint: Path, match: str,
+                       prefix: Optional[str] = 'backbone.') -> None:
+    """``build(init_cfg=Pretrained checkpoint)`` stops at ``init_weights`` with ``match``."""
+    backbone = build(init_cfg=dict(type='Pretrained', checkpoint=str(checkpoint), prefix=prefix))
+    with pytest.raises(ValueError, match=match):
+        backbone.init_weights()

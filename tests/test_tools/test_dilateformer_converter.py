@@ -19,8 +19,9 @@ import mmext  # noqa: F401
 from mmext.models.backbones.dilateformer import DilateFormer
 
 # sibling modules of this file (pytest puts this folder on sys.path)
-from _converter_checks import (REPO, build_classifier, check_round_trip, converter_error,
-                               randomize_, run_converter, save_deit_style)
+from _converter_checks import (REPO, check_edited_checkpoint_fails, check_init_refuses,
+                               check_layout_fits_config, check_round_trip, randomize_,
+                               run_converter, save_deit_style)
 
 CONFIG = 'configs/dilateformer/dilateformer-{}_8xb128-300e_in1k.py'
 ARCHS = {'tiny': (72, [2, 2, 6, 2]), 'small': (72, [3, 5, 8, 3]), 'base': (96, [4, 8, 10, 3])}
@@ -145,16 +146,8 @@ def test_tiny_round_trip_gives_official_logits(tmp_path):
 
 @pytest.mark.parametrize('arch', ['small', 'base'])
 def test_small_base_layouts_detected_and_fit_configs(arch, tmp_path):
-    # Shapes only (random tensors of the right shape); the logits are compared for tiny above.
-    with torch.device('meta'):
-        official = OfficialDilateFormer(arch).state_dict()
-        ours = build_classifier(CONFIG.format(arch)).state_dict()
-    src = save_deit_style({k: torch.zeros(v.shape, dtype=v.dtype) for k, v in official.items()},
-                          tmp_path / 'official.pth')
-    ckpt = run_converter('dilateformer', src, tmp_path / 'converted.pth')
-    assert ckpt['meta']['variant'] == arch
-    assert {k: v.shape for k, v in ckpt['state_dict'].items()} == {
-        k: v.shape for k, v in ours.items()}
+    check_layout_fits_config('dilateformer', lambda: OfficialDilateFormer(arch),
+                             CONFIG.format(arch), arch, tmp_path)
 
 
 def _official_tiny_state():
@@ -171,32 +164,25 @@ def _official_tiny_state():
      'not an official DilateFormer checkpoint'),
 ])
 def test_mismatched_checkpoint_stops_with_the_first_unplaced_key(edit, message, tmp_path):
-    state = _official_tiny_state()
-    edit(state)
-    src = save_deit_style(state, tmp_path / 'official.pth')
-    assert message in converter_error('dilateformer', src, tmp_path / 'converted.pth')
+    check_edited_checkpoint_fails('dilateformer', _official_tiny_state(), edit, message, tmp_path)
 
 
 def test_backbone_refuses_unconverted_checkpoint_and_names_converter(tmp_path):
     src = save_deit_style(_official_tiny_state(), tmp_path / 'official.pth')
-    backbone = DilateFormer('tiny', init_cfg=dict(type='Pretrained', checkpoint=str(src),
-                                                  prefix='backbone.'))
-    with pytest.raises(ValueError, match='dilateformer_to_mmext.py SRC DST'):
-        backbone.init_weights()
-    # the converted file is accepted, also without a prefix the error says what to add
+    check_init_refuses(DilateFormer, src, 'dilateformer_to_mmext.py SRC DST')
+    # converted, but given without its prefix: the error says what to add
     run_converter('dilateformer', src, tmp_path / 'converted.pth')
-    backbone = DilateFormer('tiny', init_cfg=dict(type='Pretrained',
-                                                  checkpoint=str(tmp_path / 'converted.pth')))
-    with pytest.raises(ValueError, match="add prefix='backbone.'"):
-        backbone.init_weights()
+    check_init_refuses(DilateFormer, tmp_path / 'converted.pth', "add prefix='backbone.'",
+                       prefix=None)
 
 
 def test_mask_rcnn_config_loads_converted_backbone(tmp_path):
     src = save_deit_style(_official_tiny_state(), tmp_path / 'official.pth')
     ckpt = run_converter('dilateformer', src, tmp_path / 'converted.pth')
-    cfg = Config.fromfile(str(REPO / 'configs/dilateformer/mask-rcnn_dilateformer-t_fpn_1x_coco.py'))
-    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=str(tmp_path / 'converted.pth'),
-                                       prefix='backbone.')
+    cfg = Config.fromfile(
+        str(REPO / 'configs/dilateformer/mask-rcnn_dilateformer-t_fpn_1x_coco.py'))
+    cfg.model.backbone.init_cfg = dict(
+        type='Pretrained', checkpoint=str(tmp_path / 'converted.pth'), prefix='backbone.')
     init_default_scope('mmdet')
     from mmdet.registry import MODELS
     detector = MODELS.build(cfg.model)
@@ -205,6 +191,7 @@ def test_mask_rcnn_config_loads_converted_backbone(tmp_path):
     expected = {k[len('backbone.'):]: v for k, v in ckpt['state_dict'].items()
                 if k.startswith('backbone.')}
     # the classifier has only the last stage's norm; the detector's extra norm0-2 stay as built
-    assert set(loaded) - set(expected) == {f'norm{i}.{p}' for i in range(3) for p in ('weight', 'bias')}
+    assert set(loaded) - set(expected) == {f'norm{i}.{p}' for i in range(3)
+                                           for p in ('weight', 'bias')}
     for k, v in expected.items():
         assert torch.equal(loaded[k], v), k

@@ -14,7 +14,8 @@ import mmext  # noqa: F401
 from mmext.models.backbones.kvt import KVT
 
 # sibling modules of this file (pytest puts this folder on sys.path)
-from _converter_checks import (build_classifier, check_round_trip, converter_error, randomize_,
+from _converter_checks import (check_edited_checkpoint_fails, check_init_refuses,
+                               check_layout_fits_config, check_round_trip, randomize_,
                                run_converter, save_deit_style)
 
 CONFIG = 'configs/kvt/kvt-deit-{}_4xb256-300e_in1k.py'
@@ -89,15 +90,8 @@ def test_tiny_round_trip_gives_official_logits(topk, tmp_path):
 
 @pytest.mark.parametrize('arch', ['small', 'base'])
 def test_small_base_layouts_detected_and_fit_configs(arch, tmp_path):
-    with torch.device('meta'):
-        official = OfficialKVT(arch).state_dict()
-        ours = build_classifier(CONFIG.format(arch)).state_dict()
-    src = save_deit_style({k: torch.zeros(v.shape) for k, v in official.items()},
-                          tmp_path / 'official.pth')
-    ckpt = run_converter('kvt', src, tmp_path / 'converted.pth')
-    assert ckpt['meta']['variant'] == f'deit-{arch}'
-    assert {k: v.shape for k, v in ckpt['state_dict'].items()} == {
-        k: v.shape for k, v in ours.items()}
+    check_layout_fits_config('kvt', lambda: OfficialKVT(arch), CONFIG.format(arch), f'deit-{arch}',
+                             tmp_path)
 
 
 def _official_tiny_state():
@@ -114,31 +108,30 @@ def _distilled(sd):
 @pytest.mark.parametrize('edit,message', [
     (lambda sd: sd.update({'blocks.3.ls1.gamma': torch.ones(192)}),
      'could not place source key "blocks.3.ls1.gamma"'),
-    (lambda sd: sd.pop('blocks.11.attn.proj.bias'), 'source key "blocks.11.attn.proj.bias" not found'),
+    (lambda sd: sd.pop('blocks.11.attn.proj.bias'),
+     'source key "blocks.11.attn.proj.bias" not found'),
     (_distilled, 'source key "pos_embed" has 198 tokens'),
     (lambda sd: sd.pop('blocks.11.norm1.weight'), 'unknown DeiT layout'),
     (lambda sd: sd.pop('cls_token'), 'not a timm-layout DeiT checkpoint'),
 ])
 def test_mismatched_checkpoint_stops_with_the_first_unplaced_key(edit, message, tmp_path):
-    state = _official_tiny_state()
-    edit(state)
-    src = save_deit_style(state, tmp_path / 'official.pth')
-    assert message in converter_error('kvt', src, tmp_path / 'converted.pth')
+    check_edited_checkpoint_fails('kvt', _official_tiny_state(), edit, message, tmp_path)
 
 
-def test_backbone_refuses_unconverted_or_foreign_checkpoint(tmp_path):
+def test_backbone_refuses_unconverted_or_foreign_checkpoint_loads_converted(tmp_path):
     src = save_deit_style(_official_tiny_state(), tmp_path / 'official.pth')
-    backbone = KVT('deit-tiny', init_cfg=dict(type='Pretrained', checkpoint=str(src),
-                                              prefix='backbone.'))
-    with pytest.raises(ValueError, match='kvt_to_mmext.py SRC DST'):
-        backbone.init_weights()
-    # a converted checkpoint of DeiT-Small does not fit DeiT-Tiny either
+    check_init_refuses(KVT, src, 'kvt_to_mmext.py SRC DST')
+    # a converted DeiT-Small file does not fit DeiT-Tiny (no tensor has its shape)
     with torch.device('meta'):
         small = OfficialKVT('small', num_classes=10).state_dict()
-    src = save_deit_style({k: torch.zeros(v.shape) for k, v in small.items()},
-                          tmp_path / 'small.pth')
-    run_converter('kvt', src, tmp_path / 'small_converted.pth')
-    backbone = KVT('deit-tiny', init_cfg=dict(type='Pretrained', prefix='backbone.',
-                                              checkpoint=str(tmp_path / 'small_converted.pth')))
-    with pytest.raises(ValueError, match=r'0 of its \d+ tensors found'):
-        backbone.init_weights()
+    small_src = save_deit_style({k: torch.zeros(v.shape) for k, v in small.items()},
+                                tmp_path / 'small.pth')
+    run_converter('kvt', small_src, tmp_path / 'small_converted.pth')
+    check_init_refuses(KVT, tmp_path / 'small_converted.pth', r'0 of its \d+ tensors found')
+    # the converted DeiT-Tiny file loads
+    ckpt = run_converter('kvt', src, tmp_path / 'converted.pth')
+    backbone = KVT(init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'converted.pth'),
+                                 prefix='backbone.'))
+    backbone.init_weights()
+    for k, v in backbone.state_dict().items():
+        assert torch.equal(v, ckpt['state_dict'][f'backbone.{k}']), k

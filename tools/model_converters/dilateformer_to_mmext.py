@@ -41,7 +41,8 @@ def detect_variant(source: Dict[str, torch.Tensor]) -> Tuple[str, Tuple[int, ...
                               f'checkpoint (first keys: {list(source)[:5]})')
     width = source[first].shape[0]
     depths = tuple(
-        sum(1 for k in source if k.startswith(f'stages.{i}.blocks.') and k.endswith('.norm1.weight'))
+        sum(1 for k in source
+            if k.startswith(f'stages.{i}.blocks.') and k.endswith('.norm1.weight'))
         for i in range(4))
     for name, layout in VARIANTS.items():
         if layout == (width, depths):
