@@ -53,13 +53,25 @@ def randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
     return module
 
 
-def save_deit_style(state_dict: Dict[str, torch.Tensor], path: Path) -> Path:
-    """Save as DeiT's ``main.py`` does: weights under ``'model'``, with a differing
-    ``'model_ema'`` copy and training state beside them (the converter must take ``'model'``)."""
-    ema = {k: v + 1 if v.is_floating_point() else v for k, v in state_dict.items()}
-    torch.save(dict(model=state_dict, model_ema=ema, optimizer={}, epoch=299,
-                    max_accuracy=0.), path)
+def save_deit_style(state_dict: Dict[str, torch.Tensor], path: Path, ema: bool = False) -> Path:
+    """Save as DeiT's ``main.py`` does: weights under ``'model'`` beside training state, with
+    ``ema`` also a differing ``'model_ema'`` copy (which the converters must not take)."""
+    ckpt = dict(model=state_dict, optimizer={}, epoch=299, max_accuracy=0.)
+    if ema:
+        ckpt['model_ema'] = {k: v + 1 if v.is_floating_point() else v
+                             for k, v in state_dict.items()}
+    torch.save(ckpt, path)
     return path
+
+
+def load_converter(name: str) -> dict:
+    """The globals of ``tools/model_converters/<name>_to_mmext.py`` (its ``convert`` ...)."""
+    path = list(sys.path)
+    sys.path.insert(0, str(CONVERTERS))
+    try:
+        return runpy.run_path(str(CONVERTERS / f'{name}_to_mmext.py'))
+    finally:
+        sys.path[:] = path
 
 
 def run_converter(name: str, src: Path, dst: Path) -> dict:
@@ -106,7 +118,7 @@ def check_round_trip(name: str, official: nn.Module, config: str, inputs: torch.
     """Randomised ``official`` -> DeiT-style file -> converter -> our classifier built from
     ``config`` (``strict=True``) -> equal logits. Returns the converted checkpoint."""
     randomize_(official).eval()
-    src = save_deit_style(official.state_dict(), tmp_path / 'official.pth')
+    src = save_deit_style(official.state_dict(), tmp_path / 'official.pth', ema=True)
     ckpt = run_converter(name, src, tmp_path / 'converted.pth')
     assert ckpt['meta']['variant'] == variant
     ours = build_classifier(config, **(backbone or {}))
@@ -120,18 +132,15 @@ def check_round_trip(name: str, official: nn.Module, config: str, inputs: torch.
 
 
 def check_layout_fits_config(name: str, build_official: Callable[[], nn.Module], config: str,
-                             variant: str, tmp_path: Path) -> None:
-    """The converter detects ``variant`` and gives exactly the keys and shapes of ``config``'s
-    classifier (both built on the meta device and filled with zeros: layout only, fast)."""
+                             variant: str) -> None:
+    """The converter's ``convert`` detects ``variant`` and gives exactly the keys and shapes of
+    ``config``'s classifier (both models on the meta device: layout only, no data, fast)."""
     with torch.device('meta'):
         official = build_official().state_dict()
         ours = build_classifier(config).state_dict()
-    src = save_deit_style({k: torch.zeros(v.shape, dtype=v.dtype) for k, v in official.items()},
-                          tmp_path / 'official.pth')
-    ckpt = run_converter(name, src, tmp_path / 'converted.pth')
-    assert ckpt['meta']['variant'] == variant
-    assert {k: v.shape for k, v in ckpt['state_dict'].items()} == {
-        k: v.shape for k, v in ours.items()}
+    state_dict, detected = load_converter(name)['convert'](official)
+    assert detected == variant
+    assert {k: v.shape for k, v in state_dict.items()} == {k: v.shape for k, v in ours.items()}
 
 
 def check_edited_checkpoint_fails(name: str, state: Dict[str, torch.Tensor],

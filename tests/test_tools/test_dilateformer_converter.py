@@ -145,9 +145,8 @@ def test_tiny_round_trip_gives_official_logits(tmp_path):
 
 
 @pytest.mark.parametrize('arch', ['small', 'base'])
-def test_small_base_layouts_detected_and_fit_configs(arch, tmp_path):
-    check_layout_fits_config('dilateformer', lambda: OfficialDilateFormer(arch),
-                             CONFIG.format(arch), arch, tmp_path)
+def test_small_base_layouts_detected_and_fit_configs(arch):
+    check_layout_fits_config('dilateformer', lambda: OfficialDilateFormer(arch), CONFIG.format(arch), arch)
 
 
 def _official_tiny_state():

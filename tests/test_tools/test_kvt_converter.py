@@ -89,9 +89,8 @@ def test_tiny_round_trip_gives_official_logits(topk, tmp_path):
 
 
 @pytest.mark.parametrize('arch', ['small', 'base'])
-def test_small_base_layouts_detected_and_fit_configs(arch, tmp_path):
-    check_layout_fits_config('kvt', lambda: OfficialKVT(arch), CONFIG.format(arch), f'deit-{arch}',
-                             tmp_path)
+def test_small_base_layouts_detected_and_fit_configs(arch):
+    check_layout_fits_config('kvt', lambda: OfficialKVT(arch), CONFIG.format(arch), f'deit-{arch}')
 
 
 def _official_tiny_state():
@@ -118,18 +117,13 @@ def test_mismatched_checkpoint_stops_with_the_first_unplaced_key(edit, message, 
     check_edited_checkpoint_fails('kvt', _official_tiny_state(), edit, message, tmp_path)
 
 
-def test_backbone_refuses_unconverted_or_foreign_checkpoint_loads_converted(tmp_path):
+def test_backbone_refuses_unconverted_or_other_variant_loads_converted(tmp_path):
     src = save_deit_style(_official_tiny_state(), tmp_path / 'official.pth')
     check_init_refuses(KVT, src, 'kvt_to_mmext.py SRC DST')
-    # a converted DeiT-Small file does not fit DeiT-Tiny (no tensor has its shape)
-    with torch.device('meta'):
-        small = OfficialKVT('small', num_classes=10).state_dict()
-    small_src = save_deit_style({k: torch.zeros(v.shape) for k, v in small.items()},
-                                tmp_path / 'small.pth')
-    run_converter('kvt', small_src, tmp_path / 'small_converted.pth')
-    check_init_refuses(KVT, tmp_path / 'small_converted.pth', r'0 of its \d+ tensors found')
-    # the converted DeiT-Tiny file loads
     ckpt = run_converter('kvt', src, tmp_path / 'converted.pth')
+    # converted DeiT-Tiny weights do not fit DeiT-Small (no tensor has its shape)
+    check_init_refuses(lambda **kw: KVT('deit-small', **kw), tmp_path / 'converted.pth',
+                       r'0 of its \d+ tensors found')
     backbone = KVT(init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'converted.pth'),
                                  prefix='backbone.'))
     backbone.init_weights()

@@ -213,7 +213,7 @@ class DilateFormer(PretrainedCheckMixin, FrozenStagesMixin, BaseBackbone):
                     nn.Conv2d(self.channels[i - 1], self.channels[i], 3, 2, 1),
                     build_norm_layer(conv_norm_cfg, self.channels[i])[1]))
 
-        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
         msda_cfg = dict(kernel_size=kernel_size, dilations=tuple(dilations),
                         padding_mode=padding_mode)
         self.stages = ModuleList()

@@ -69,7 +69,7 @@ class KVT(PretrainedCheckMixin, VisionTransformer):
         super().__init__(arch=arch, drop_path_rate=drop_path_rate, init_cfg=init_cfg, **kwargs)
         # Rebuild each layer's attention with the hyper-parameters the host just gave it
         # (width, heads, dropouts, this layer's drop-path rate), overridden by ``attn_cfg``.
-        dpr = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
+        dpr = torch.linspace(0, drop_path_rate, self.num_layers, device='cpu').tolist()
         for layer, drop_path in zip(self.layers, dpr):
             old = layer.attn
             cfg = dict(

@@ -207,6 +207,8 @@ NO_CONVERTER = {
     'our config (tools/train.py) and use that checkpoint',
     'ScaledReLUViT': 'no official checkpoints are converted for it; train it with our config '
     '(tools/train.py) and use that checkpoint',
+    'CIFARResNet': 'use a checkpoint trained with our CIFAR configs (tools/train.py); '
+    'mmpretrain ResNet_CIFAR checkpoints fit when the stage depths agree',
 }
 
 
