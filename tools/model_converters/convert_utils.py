@@ -14,29 +14,33 @@ import os.path as osp
 import pickle
 import re
 from collections import OrderedDict
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
 
 # Where published files keep their weights, most specific first (EMA weights win when a
 # file carries both, as the authors report their EMA numbers).
 WRAPPER_KEYS = ('state_dict_ema', 'model_ema', 'model', 'state_dict', 'module')
+# DeiT's main.py (reused by DilateFormer, KVT and others) saves an EMA copy beside 'model' but
+# evaluates, and so reports, 'model': those converters must not prefer the EMA weights.
+DEIT_WRAPPER_KEYS = ('model', 'state_dict', 'module')
 
 
 class ConversionError(ValueError):
     """A checkpoint that does not have the layout a converter expects."""
 
 
-def unwrap(ckpt: dict) -> 'OrderedDict[str, torch.Tensor]':
+def unwrap(ckpt: dict,
+           wrapper_keys: Sequence[str] = WRAPPER_KEYS) -> 'OrderedDict[str, torch.Tensor]':
     """Return the tensor dict of a published checkpoint.
 
-    Accepts a state dict itself or one nested under ``state_dict_ema`` / ``model_ema`` /
-    ``model`` / ``state_dict`` / ``module``, and strips the ``module.`` prefix that
-    DataParallel / DDP training leaves on every key.
+    Accepts a state dict itself or one nested under the first of ``wrapper_keys`` (by default
+    ``state_dict_ema`` / ``model_ema`` / ``model`` / ``state_dict`` / ``module``) that the file
+    has, and strips the ``module.`` prefix that DataParallel / DDP training leaves on every key.
     """
     if not isinstance(ckpt, dict):
         raise ConversionError(f'expected a dict of tensors, got {type(ckpt).__name__}')
-    for key in WRAPPER_KEYS:
+    for key in wrapper_keys:
         if isinstance(ckpt.get(key), dict) and ckpt[key]:
             ckpt = ckpt[key]
             break
@@ -72,18 +76,24 @@ class _LenientPickle:
     load = staticmethod(lambda file, **kwargs: _LenientUnpickler(file, **kwargs).load())
 
 
-def load_official(src: str) -> 'OrderedDict[str, torch.Tensor]':
-    """Read ``src`` (a ``.pth`` / ``.pth.tar`` file as published) and :func:`unwrap` it."""
+def load_official(src: str,
+                  wrapper_keys: Sequence[str] = WRAPPER_KEYS) -> 'OrderedDict[str, torch.Tensor]':
+    """Read ``src`` (a ``.pth`` / ``.pth.tar`` / ``.bin`` file as published, or timm's
+    ``.safetensors``) and :func:`unwrap` it with ``wrapper_keys``."""
     if not osp.isfile(src):
         raise FileNotFoundError(f'checkpoint not found: {src}')
     try:
-        # Published files pickle argparse namespaces, numpy scalars and configs beside the
-        # weights.
-        ckpt = torch.load(src, map_location='cpu', weights_only=False,
-                          pickle_module=_LenientPickle)
+        if src.endswith('.safetensors'):
+            from safetensors.torch import load_file
+            ckpt = load_file(src, device='cpu')
+        else:
+            # Published files pickle argparse namespaces, numpy scalars and configs beside
+            # the weights.
+            ckpt = torch.load(src, map_location='cpu', weights_only=False,
+                              pickle_module=_LenientPickle)
     except Exception as err:  # truncated or not a torch file
         raise ConversionError(f'cannot read {src}: {err}') from err
-    return unwrap(ckpt)
+    return unwrap(ckpt, wrapper_keys)
 
 
 class KeyMapper:
@@ -121,6 +131,11 @@ class KeyMapper:
         """``put(dst, fn(take(src)))``."""
         value = self.take(src)
         self.put(dst, fn(value) if fn else value)
+
+    def move_all(self, src: str, dst: str, names: Iterable[str] = ('weight', 'bias')) -> None:
+        """Move ``src + name`` to ``dst + name`` for every name; each one must be there."""
+        for name in names:
+            self.move(src + name, dst + name)
 
     def move_prefix(self, src: str, dst: str, names: Iterable[str]) -> None:
         """Move ``src + name`` to ``dst + name`` for every name present (e.g. a norm's
@@ -211,19 +226,22 @@ def save_checkpoint(state_dict: Dict[str, torch.Tensor], dst: str, **meta) -> No
     torch.save(dict(state_dict=state_dict, meta=meta), dst)
 
 
-def converter_main(convert: Callable[[Dict[str, torch.Tensor]], tuple], description: str,
-                   argv=None) -> None:
+def converter_main(convert: Callable[[Dict[str, torch.Tensor]], tuple],
+                   description: str,
+                   argv=None,
+                   wrapper_keys: Sequence[str] = WRAPPER_KEYS) -> None:
     """Command line shared by the converters: ``SRC DST``.
 
     ``convert(official_state_dict)`` returns ``(state_dict, variant)``, the variant being the
-    name it detected from the tensor shapes (printed and stored in ``meta``).
+    name it detected from the tensor shapes (printed and stored in ``meta``). ``wrapper_keys``
+    go to :func:`unwrap` (e.g. :data:`DEIT_WRAPPER_KEYS`).
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('src', help='checkpoint as published by the authors')
     parser.add_argument('dst', help='output checkpoint for mmext')
     args = parser.parse_args(argv)
     try:
-        source = load_official(args.src)
+        source = load_official(args.src, wrapper_keys)
         n_source = len(source)
         state_dict, variant = convert(source)
     except (ConversionError, FileNotFoundError) as err:

@@ -13,8 +13,8 @@ from mmpretrain.models.utils import MultiheadAttention
 from torch import Tensor
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import (FrozenStagesMixin, freeze_modules, normalize_indices,
-                                     resolve_arch, stage_modules)
+from ..layers.backbone_utils import (FrozenStagesMixin, PretrainedCheckMixin, freeze_modules,
+                                     normalize_indices, resolve_arch, stage_modules)
 from ..layers.msda import MultiScaleDilatedAttention
 
 __all__ = ['DilateFormer']
@@ -102,7 +102,7 @@ class DilateFormerBlock(BaseModule):
 
 
 @MODELS.register_module()
-class DilateFormer(FrozenStagesMixin, BaseBackbone):
+class DilateFormer(PretrainedCheckMixin, FrozenStagesMixin, BaseBackbone):
     """DilateFormer backbone.
 
     From "DilateFormer: Multi-Scale Dilated Transformer for Visual Recognition"
@@ -213,7 +213,7 @@ class DilateFormer(FrozenStagesMixin, BaseBackbone):
                     nn.Conv2d(self.channels[i - 1], self.channels[i], 3, 2, 1),
                     build_norm_layer(conv_norm_cfg, self.channels[i])[1]))
 
-        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        dpr = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
         msda_cfg = dict(kernel_size=kernel_size, dilations=tuple(dilations),
                         padding_mode=padding_mode)
         self.stages = ModuleList()

@@ -13,8 +13,8 @@ from mmpretrain.models.backbones.swin_transformer import SwinBlock
 from mmpretrain.models.utils import ShiftWindowMSA
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import (FrozenStagesMixin, check_stage_args, freeze_modules,
-                                     resolve_arch, stage_modules)
+from ..layers.backbone_utils import (FrozenStagesMixin, PretrainedCheckMixin, check_stage_args,
+                                     freeze_modules, resolve_arch, stage_modules)
 from ..layers.elsa import ELSA
 
 __all__ = ['ELSASwin', 'ELSABlock']
@@ -119,7 +119,7 @@ class ELSASwinStage(BaseModule):
 
 
 @MODELS.register_module()
-class ELSASwin(FrozenStagesMixin, BaseBackbone):
+class ELSASwin(PretrainedCheckMixin, FrozenStagesMixin, BaseBackbone):
     """ELSA-Swin backbone.
 
     From "ELSA: Enhanced Local Self-Attention for Vision Transformer" (arXiv 2112.12786). A Swin

@@ -13,7 +13,8 @@ from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import StemStagesFinalConvMixin, check_stage_args, resolve_arch
+from ..layers.backbone_utils import (PretrainedCheckMixin, StemStagesFinalConvMixin,
+                                     check_stage_args, resolve_arch)
 
 __all__ = ['GENet', 'GEResLayer']
 
@@ -86,7 +87,7 @@ class GEResLayer(BaseModule):
 
 
 @MODELS.register_module()
-class GENet(StemStagesFinalConvMixin, BaseBackbone):
+class GENet(PretrainedCheckMixin, StemStagesFinalConvMixin, BaseBackbone):
     """GENet backbone.
 
     From "Neural Architecture Design for GPU-Efficient Networks" (Lin et al., arXiv:2006.14090).

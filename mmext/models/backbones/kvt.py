@@ -4,15 +4,18 @@ import copy
 from typing import Optional
 
 import torch
+import torch.nn as nn
+from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones import VisionTransformer
 
 from mmext.registry import MODELS
+from ..layers.backbone_utils import PretrainedCheckMixin, is_pretrained
 
 __all__ = ['KVT']
 
 
 @MODELS.register_module()
-class KVT(VisionTransformer):
+class KVT(PretrainedCheckMixin, VisionTransformer):
     """DeiT-style vision transformer with k-NN attention (KVT).
 
     From "KVT: k-NN Attention for Boosting Vision Transformers" (arXiv:2106.00515). The network
@@ -24,7 +27,11 @@ class KVT(VisionTransformer):
     Everything else (patch embedding, cls token, position embedding resized by interpolation to
     any input size, ``out_indices``, ``out_type``, ``frozen_stages``, ``init_cfg``, checkpoint
     layout) is mmpretrain's ``VisionTransformer``: the attention modules it builds are swapped
-    for ours right after construction, keeping their key names, so DeiT checkpoints load as is.
+    for ours right after construction, keeping their key names, so mmpretrain-format DeiT
+    checkpoints load as they are. The timm-layout files that KVT and DeiT publish have other
+    key names: convert them with ``tools/model_converters/kvt_to_mmext.py``. Initialisation is
+    the official one (truncated normal, std 0.02, for ``cls_token``, ``pos_embed`` and every
+    linear, FFN included).
 
     Args:
         arch (str | dict): A ``VisionTransformer`` arch: ``'deit-tiny'``, ``'deit-small'``,
@@ -62,7 +69,7 @@ class KVT(VisionTransformer):
         super().__init__(arch=arch, drop_path_rate=drop_path_rate, init_cfg=init_cfg, **kwargs)
         # Rebuild each layer's attention with the hyper-parameters the host just gave it
         # (width, heads, dropouts, this layer's drop-path rate), overridden by ``attn_cfg``.
-        dpr = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
+        dpr = torch.linspace(0, drop_path_rate, self.num_layers, device='cpu').tolist()
         for layer, drop_path in zip(self.layers, dpr):
             old = layer.attn
             cfg = dict(
@@ -78,3 +85,17 @@ class KVT(VisionTransformer):
         # The frozen layers' new attentions must be frozen as well.
         if self.frozen_stages > 0:
             self._freeze_stages()
+
+    def init_weights(self) -> None:
+        """The official (DeiT / timm) init: truncated-normal (std 0.02) ``cls_token``,
+        ``pos_embed`` and linears, zero biases; mmpretrain leaves ``cls_token`` at zero and
+        gives the FFN linears Xavier-uniform weights (std 1e-6 biases)."""
+        super().init_weights()
+        if is_pretrained(self.init_cfg):
+            return
+        trunc_normal_(self.cls_token, std=.02)
+        for layer in self.layers:
+            for m in layer.ffn.modules():
+                if isinstance(m, nn.Linear):
+                    trunc_normal_(m.weight, std=.02)
+                    nn.init.zeros_(m.bias)

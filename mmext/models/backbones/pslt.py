@@ -14,8 +14,8 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import SELayer
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import (FrozenStagesMixin, check_stage_args, freeze_modules,
-                                     resolve_arch, stage_modules)
+from ..layers.backbone_utils import (FrozenStagesMixin, PretrainedCheckMixin, check_stage_args,
+                                     freeze_modules, resolve_arch, stage_modules)
 
 __all__ = ['PSLT', 'LadderSelfAttentionBlock', 'LadderWindowAttention']
 
@@ -364,7 +364,7 @@ class PSLTStage(BaseModule):
 
 
 @MODELS.register_module()
-class PSLT(FrozenStagesMixin, BaseBackbone):
+class PSLT(PretrainedCheckMixin, FrozenStagesMixin, BaseBackbone):
     """PSLT backbone.
 
     From "PSLT: A Light-weight Vision Transformer with Ladder Self-Attention and Progressive

@@ -10,12 +10,13 @@ import torch.nn as nn
 from mmpretrain.models.backbones import VisionTransformer
 
 from mmext.registry import MODELS
+from ..layers.backbone_utils import PretrainedCheckMixin
 
 __all__ = ['ScaledReLUViT']
 
 
 @MODELS.register_module()
-class ScaledReLUViT(VisionTransformer):
+class ScaledReLUViT(PretrainedCheckMixin, VisionTransformer):
     """mmpretrain ``VisionTransformer`` whose patchify stem is a :class:`ScaledReLUStem`.
 
     From "Scaled ReLU Matters for Training Vision Transformers" (Wang et al., arXiv:2109.03810).

@@ -24,8 +24,8 @@ from mmpretrain.models.backbones.vision_transformer import VisionTransformer
 from mmpretrain.models.utils import resize_pos_embed
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import (FrozenStagesMixin, freeze_modules, normalize_indices,
-                                     resolve_arch, stage_modules)
+from ..layers.backbone_utils import (FrozenStagesMixin, PretrainedCheckMixin, freeze_modules,
+                                     normalize_indices, resolve_arch, stage_modules)
 
 __all__ = ['STViT', 'STViTDeiT', 'SemanticBlock', 'SemanticTokenGeneration', 'STViTRStage']
 
@@ -367,7 +367,7 @@ class _SwinStage(SwinBlockSequence):
 
 
 @MODELS.register_module()
-class STViT(FrozenStagesMixin, BaseBackbone):
+class STViT(PretrainedCheckMixin, FrozenStagesMixin, BaseBackbone):
     """STViT-R backbone: Swin Transformer with semantic tokens and recovery.
 
     From "Making Vision Transformers Efficient from A Token Sparsification View"
@@ -499,7 +499,7 @@ class STViT(FrozenStagesMixin, BaseBackbone):
 
 
 @MODELS.register_module()
-class STViTDeiT(FrozenStagesMixin, VisionTransformer):
+class STViTDeiT(PretrainedCheckMixin, FrozenStagesMixin, VisionTransformer):
     """STViT on DeiT: a plain ViT whose later blocks run on a few semantic tokens.
 
     From "Making Vision Transformers Efficient from A Token Sparsification View"

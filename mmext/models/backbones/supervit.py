@@ -18,7 +18,8 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import freeze_modules, normalize_indices, resolve_arch
+from ..layers.backbone_utils import (PretrainedCheckMixin, freeze_modules, normalize_indices,
+                                     resolve_arch)
 
 __all__ = ['SuperViT', 'SuperViTBlock', 'select_tokens_by_cls_attention']
 
@@ -111,7 +112,7 @@ class SuperViTBlock(BaseModule):
 
 
 @MODELS.register_module()
-class SuperViT(BaseBackbone):
+class SuperViT(PretrainedCheckMixin, BaseBackbone):
     """Super Vision Transformer backbone.
 
     From "Super Vision Transformer" (Lin et al., arXiv:2205.11397). One DeiT-style ViT serves

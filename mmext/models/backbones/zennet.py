@@ -15,7 +15,8 @@ from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import StemStagesFinalConvMixin, check_stage_args, resolve_arch
+from ..layers.backbone_utils import (PretrainedCheckMixin, StemStagesFinalConvMixin,
+                                     check_stage_args, resolve_arch)
 
 __all__ = ['ZenNet', 'ZenResUnit', 'make_divisible_round']
 
@@ -100,7 +101,7 @@ class ZenResUnit(BaseModule):
 
 
 @MODELS.register_module()
-class ZenNet(StemStagesFinalConvMixin, BaseBackbone):
+class ZenNet(PretrainedCheckMixin, StemStagesFinalConvMixin, BaseBackbone):
     """ZenNet backbone (architectures found by Zen-NAS).
 
     From "Zen-NAS: A Zero-Shot NAS for High-Performance Deep Image Recognition" (Lin et al.,

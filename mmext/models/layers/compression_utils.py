@@ -26,6 +26,7 @@ from mmpretrain.models.backbones.resnet import BasicBlock
 from mmpretrain.models.backbones.resnet_cifar import ResNet_CIFAR
 
 from mmext.registry import MODELS
+from .backbone_utils import PretrainedCheckMixin
 
 __all__ = [
     'CompressedLayerMixin', 'match_layers', 'replace_layers', 'CompressedModel',
@@ -272,7 +273,7 @@ def CompressedModel(model: Dict,
 
 
 @MODELS.register_module()
-class CIFARResNet(ResNet_CIFAR):
+class CIFARResNet(PretrainedCheckMixin, ResNet_CIFAR):
     """CIFAR ResNet with free per-stage block counts (ResNet-20/32/56, arXiv:1512.03385).
 
     mmpretrain's ``ResNet_CIFAR`` only offers the ImageNet depths (18, 34, ...); the binary and

@@ -95,7 +95,9 @@ class KNNAttention(MultiheadAttention):
     tokens. ``topk >= N`` (or None) gives dense attention exactly.
 
     It subclasses mmpretrain's ``MultiheadAttention`` (same ``qkv`` / ``proj`` parameters, so
-    DeiT checkpoints load unchanged) and only changes how the attention weights are formed.
+    mmpretrain-format DeiT checkpoints load unchanged; timm-layout files need
+    ``tools/model_converters/kvt_to_mmext.py``) and only changes how the attention weights are
+    formed.
 
     Args:
         embed_dims (int): Number of channels ``C``.

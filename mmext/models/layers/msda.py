@@ -259,6 +259,14 @@ class MultiScaleDilatedAttention(BaseModule):
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
 
+    def init_weights(self) -> None:
+        """Give ``qkv`` PyTorch's default init, as the official 1x1 ``Conv2d`` has (the same
+        distribution as a default ``nn.Linear``), after the enclosing backbone's truncated-normal
+        init of all linears (submodules are initialised after their parent's ``init_cfg``)."""
+        super().init_weights()
+        if self.init_cfg is None:
+            self.qkv.reset_parameters()
+
     def forward(self, x: Tensor) -> Tensor:
         """Forward ``(B, H, W, C) -> (B, H, W, C)``."""
         B, H, W, C = x.shape

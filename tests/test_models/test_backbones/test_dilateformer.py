@@ -59,6 +59,22 @@ def test_pretrained_with_prefix(tmp_path):
                                  extra_state={'head.fc.weight': torch.zeros(10, 96)})
 
 
+def test_init_msda_qkv_pytorch_default_other_linears_trunc_normal():
+    # Official: MSDA's qkv is a 1x1 Conv2d left at PyTorch's default init (uniform within
+    # 1 / sqrt(fan_in), non-zero bias); every nn.Linear gets truncated normal 0.02, zero bias.
+    torch.manual_seed(0)
+    model = DilateFormer(dict(embed_dims=48, depths=[1, 1, 1, 1], num_heads=[3, 3, 6, 6]))
+    model.init_weights()
+    qkv = model.stages[0][0].attn.qkv
+    bound = 48**-0.5
+    assert qkv.weight.abs().max() <= bound and qkv.weight.std() > 0.8 * bound / 3**0.5
+    assert qkv.bias.abs().max() <= bound and qkv.bias.abs().min() > 0
+    for linear in (model.stages[0][0].attn.proj, model.stages[2][0].attn.qkv,
+                   model.stages[0][0].ffn.layers[1]):
+        assert linear.weight.std().item() == pytest.approx(0.02, rel=0.15)
+        assert not linear.bias.any()
+
+
 @pytest.mark.parametrize('kwargs,match', [
     (dict(arch='huge'), '"arch" must be one of'),
     (dict(arch=dict(embed_dims=12, depths=[1, 1])), 'a custom "arch" must be a dict'),

@@ -71,6 +71,19 @@ def test_pretrained_with_prefix(tmp_path):
                                  tmp_path)
 
 
+def test_init_as_official_deit():
+    # cls_token, pos_embed and all linears (FFN included) truncated normal 0.02, zero biases
+    torch.manual_seed(0)
+    model = KVT('deit-tiny')
+    model.init_weights()
+    assert model.cls_token.std().item() == pytest.approx(0.02, rel=0.2)
+    assert model.pos_embed.std().item() == pytest.approx(0.02, rel=0.1)
+    for linear in (model.layers[0].ffn.layers[0][0], model.layers[5].ffn.layers[1],
+                   model.layers[0].attn.qkv):
+        assert linear.weight.std().item() == pytest.approx(0.02, rel=0.1)
+        assert not linear.bias.any()
+
+
 def test_bad_attn_cfg():
     with pytest.raises(ValueError, match='"attn_cfg" must be a dict with a "type"'):
         KVT(SMALL, attn_cfg=dict(topk=3))

@@ -2,10 +2,15 @@
 import pytest
 import torch
 import torch.nn as nn
+from mmengine.model import BaseModule
+from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
-from mmext.models.layers.backbone_utils import (FrozenStagesMixin, StemStagesFinalConvMixin,
-                                                check_stage_args, freeze_modules,
+from mmext.models.layers.backbone_utils import (NO_CONVERTER, OFFICIAL_CONVERTERS,
+                                                FrozenStagesMixin, PretrainedCheckMixin,
+                                                StemStagesFinalConvMixin, check_stage_args,
+                                                freeze_modules, is_pretrained,
                                                 normalize_indices, resolve_arch, stage_modules)
+from mmext.registry import MODELS
 
 ARCHS = {
     'tiny': dict(embed_dims=8, depths=[1, 2], num_heads=[1, 2]),
@@ -114,3 +119,79 @@ def test_train_keeps_frozen_stages_and_norm_eval():
     net.eval()
     assert not net.training
     assert issubclass(_Net, FrozenStagesMixin)
+
+
+class _Checked(PretrainedCheckMixin, BaseModule):
+    """Ten 2x2 linears (20 tensors) and a random-init step that a pretrained load must win."""
+
+    def __init__(self, depth=10, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.layers = nn.Sequential(*[nn.Linear(2, 2) for _ in range(depth)])
+
+    def init_weights(self):
+        super().init_weights()
+        if not is_pretrained(self.init_cfg):
+            nn.init.zeros_(self.layers[0].weight)
+
+
+def _pretrained(path, **kwargs):
+    return dict(type='Pretrained', checkpoint=str(path), **kwargs)
+
+
+@pytest.mark.parametrize('wrap', [lambda sd: sd, lambda sd: {'state_dict': sd},
+                                  lambda sd: {'model': sd, 'epoch': 3}])
+def test_pretrained_check_loads_fitting_checkpoint(wrap, tmp_path):
+    src = _Checked()
+    state = {f'backbone.{k}': v for k, v in src.state_dict().items()}
+    torch.save(wrap(state), tmp_path / 'ckpt.pth')
+    dst = _Checked(init_cfg=[dict(type='Constant', layer='Linear', val=3.),
+                             _pretrained(tmp_path / 'ckpt.pth', prefix='backbone.')])
+    dst.init_weights()
+    for k, v in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[k], v), k
+    assert isinstance(dst.init_cfg, list) and len(dst.init_cfg) == 2  # restored
+
+
+def test_pretrained_check_tolerates_a_few_missing_keys(tmp_path):
+    # 18 of 20 tensors (90%), e.g. output norms a classifier does not have
+    src = _Checked()
+    state = src.state_dict()
+    del state['layers.9.weight'], state['layers.9.bias']
+    torch.save(state, tmp_path / 'ckpt.pth')
+    dst = _Checked(init_cfg=_pretrained(tmp_path / 'ckpt.pth'))
+    dst.init_weights()
+    assert torch.equal(dst.layers[0].weight, src.layers[0].weight)
+
+
+@pytest.mark.parametrize('ckpt_depth,message', [
+    (8, '16 of its 20 tensors found'),  # a shallower model: our last blocks would stay random
+    (12, '20 of the 24 checkpoint tensors used'),  # a deeper one: its last blocks unused
+])
+def test_pretrained_check_refuses_other_depth(ckpt_depth, message, tmp_path):
+    torch.save(_Checked(ckpt_depth).state_dict(), tmp_path / 'ckpt.pth')
+    dst = _Checked(init_cfg=_pretrained(tmp_path / 'ckpt.pth'))
+    with pytest.raises(ValueError, match=message):
+        dst.init_weights()
+    assert not dst.is_init
+
+
+def test_pretrained_check_error_names_prefix_and_converter(tmp_path):
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in _Checked().state_dict().items()}},
+               tmp_path / 'ckpt.pth')
+    with pytest.raises(ValueError, match="add prefix='backbone.'.*written by mmext"):
+        _Checked(init_cfg=_pretrained(tmp_path / 'ckpt.pth')).init_weights()
+
+    class DilateFormer(_Checked):  # the hint follows the class name
+        pass
+
+    with pytest.raises(ValueError, match='python tools/model_converters/dilateformer_to_mmext'):
+        DilateFormer(init_cfg=_pretrained(tmp_path / 'ckpt.pth', prefix='head.')).init_weights()
+
+
+def test_every_backbone_checks_pretrained_and_has_a_hint():
+    import mmext.models  # noqa: F401  (registers the backbones)
+    found = {name for name, cls in MODELS.module_dict.items()
+             if isinstance(cls, type) and issubclass(cls, BaseBackbone)}
+    assert found == set(OFFICIAL_CONVERTERS) | set(NO_CONVERTER)
+    for name in found:
+        assert issubclass(MODELS.get(name), PretrainedCheckMixin), name
