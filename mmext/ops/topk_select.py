@@ -1,59 +1,22 @@
 # Copyright (c) mmext contributors. All rights reserved.
 """Per-row top-k selection as an additive attention mask, with a compiled CPU kernel."""
 import functools
-import hashlib
-import logging
-import os
-import platform
-import shutil
-import sys
-import warnings
-from pathlib import Path
 from types import ModuleType
 from typing import Optional
 
 import torch
 from torch import Tensor
 
+from .cpp_build import load_cpu_kernel
+
 __all__ = ['topk_mask']
-
-_SOURCE = Path(__file__).with_name('topk_select.cpp')
-
-
-def _cpu_tag() -> str:
-    """Short hash of the CPU's features: the kernel is built with -march=native, so a build
-    cache shared by different CPUs must not hand one CPU's binary to another."""
-    try:
-        info = Path('/proc/cpuinfo').read_text().splitlines()
-    except OSError:
-        info = []
-    flags = next((line for line in info if line.startswith(('flags', 'Features'))), '')
-    return hashlib.sha1(f'{platform.machine()} {flags}'.encode()).hexdigest()[:8]
 
 
 @functools.lru_cache(maxsize=None)
 def _load_kernel() -> Optional[ModuleType]:
-    """Compile (once per machine, cached by torch in ``TORCH_EXTENSIONS_DIR``) and load the CPU
-    kernel; None, with a warning, when no C++ toolchain is available."""
-    # torch runs `ninja` from PATH; a venv used without activation has it beside the interpreter
-    venv_ninja = Path(sys.executable).with_name('ninja')
-    if shutil.which('ninja') is None and venv_ninja.exists():
-        os.environ['PATH'] = os.pathsep.join([str(venv_ninja.parent), os.environ.get('PATH', '')])
-    # importing cpp_extension without CUDA logs a CUDA_HOME warning that does not apply here;
-    # the user's logging level is restored afterwards
-    logger = logging.getLogger('torch.utils.cpp_extension')
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        from torch.utils.cpp_extension import load
-        return load(name=f'mmext_topk_mask_{_cpu_tag()}', sources=[str(_SOURCE)],
-                    extra_cflags=['-O3', '-march=native'], verbose=False)
-    except Exception as error:  # no compiler / ninja, read-only cache...: stay correct, slower
-        warnings.warn(f'mmext: could not build the CPU top-k kernel ({error}); k-NN attention '
-                      'falls back to torch.topk, which is about 3x slower on CPU.')
-        return None
-    finally:
-        logger.setLevel(level)
+    """The compiled CPU kernel, built on first use; None (with a warning) without a compiler."""
+    return load_cpu_kernel('topk_select.cpp',
+                           'k-NN attention falls back to torch.topk, about 3x slower on CPU')
 
 
 def topk_mask(logits: Tensor, k: int, inplace: bool = False) -> Tensor:

@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from mmext.ops.msda import fused_msda, msda_cpu_kernel
 from mmext.registry import MODELS
 
 __all__ = [
@@ -147,7 +148,10 @@ def multi_scale_dilated_attention(q: Tensor,
     larger copy of K and V that autograd keeps alive), every offset reads a shifted
     sub-rectangle (a view) of K / V, and a hand-written backward keeps only Q, K, V and the
     ``k * k`` attention weights per query (with attention dropout in training, plain autograd
-    records the same ops instead, as the dropout mask is needed in backward).
+    records the same ops instead, as the dropout mask is needed in backward). On CPU a compiled
+    kernel (:mod:`mmext.ops.msda`) fuses the logits, softmax and weighted sum per output row
+    and gives the same result several times faster; this PyTorch code is its fallback (no
+    compiler, other devices, attention dropout).
 
     Args:
         q (Tensor): Queries, already multiplied by the softmax scale, ``(B, heads, d, H, W)``.
@@ -171,6 +175,9 @@ def multi_scale_dilated_attention(q: Tensor,
     _check_qkv(q, k, v, len(dilations), padding_mode)
     if dropout_p > 0 and training:
         return _msda_forward(q, k, v, kernel_size, dilations, padding_mode, dropout_p)[0]
+    kernel = msda_cpu_kernel(q)
+    if kernel is not None:
+        return fused_msda(kernel, q, k, v, kernel_size, dilations, padding_mode)
     return _MultiScaleDilatedAttention.apply(q, k, v, kernel_size, dilations, padding_mode)
 
 

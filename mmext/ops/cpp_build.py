@@ -1,0 +1,62 @@
+# Copyright (c) mmext contributors. All rights reserved.
+"""Build-on-first-use of the C++ CPU kernels in this folder (one ``.cpp`` per op)."""
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Optional
+
+__all__ = ['load_cpu_kernel']
+
+
+def _cpu_tag() -> str:
+    """Short hash of the CPU's features: the kernels are built with -march=native, so a build
+    cache shared by different CPUs must not hand one CPU's binary to another."""
+    try:
+        info = Path('/proc/cpuinfo').read_text().splitlines()
+    except OSError:
+        info = []
+    flags = next((line for line in info if line.startswith(('flags', 'Features'))), '')
+    return hashlib.sha1(f'{platform.machine()} {flags}'.encode()).hexdigest()[:8]
+
+
+def load_cpu_kernel(source: str, fallback: str) -> Optional[ModuleType]:
+    """Compile (once per machine and source, cached by torch in ``TORCH_EXTENSIONS_DIR``) and
+    load ``mmext/ops/<source>``; None, with a warning, when no C++ toolchain is available.
+
+    Callers cache the result (``functools.lru_cache``) so the build is tried once per process.
+
+    Args:
+        source (str): File name of the ``.cpp`` beside this module.
+        fallback (str): What happens instead, for the warning (e.g. "k-NN attention falls back
+            to torch.topk").
+
+    Returns:
+        ModuleType | None: The compiled extension module.
+    """
+    path = Path(__file__).with_name(source)
+    # torch runs `ninja` from PATH; a venv used without activation has it beside the interpreter
+    venv_ninja = Path(sys.executable).with_name('ninja')
+    if shutil.which('ninja') is None and venv_ninja.exists():
+        os.environ['PATH'] = os.pathsep.join([str(venv_ninja.parent), os.environ.get('PATH', '')])
+    # importing cpp_extension without CUDA logs a CUDA_HOME warning that does not apply here;
+    # the user's logging level is restored afterwards
+    logger = logging.getLogger('torch.utils.cpp_extension')
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    # the source hash in the name rebuilds after an edit even where torch's own check is fooled
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:8]
+    try:
+        from torch.utils.cpp_extension import load
+        return load(name=f'mmext_{path.stem}_{_cpu_tag()}_{digest}', sources=[str(path)],
+                    extra_cflags=['-O3', '-march=native'], verbose=False)
+    except Exception as error:  # no compiler / ninja, read-only cache...: stay correct, slower
+        warnings.warn(f'mmext: could not build the CPU kernel {source} ({error}); {fallback}.')
+        return None
+    finally:
+        logger.setLevel(level)
