@@ -49,12 +49,16 @@ def load_cpu_kernel(source: str, fallback: str) -> Optional[ModuleType]:
     logger = logging.getLogger('torch.utils.cpp_extension')
     level = logger.level
     logger.setLevel(logging.ERROR)
-    # the source hash in the name rebuilds after an edit even where torch's own check is fooled
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:8]
+    # a hash of the source and the shared headers in the name: editing a header rebuilds too
+    # (torch's own check only looks at the sources)
+    code = b''.join(p.read_bytes() for p in [path, *sorted(path.parent.glob('*.h'))])
+    digest = hashlib.sha1(code).hexdigest()[:8]
+    # -fno-trapping-math: without it GCC keeps branches around comparisons and float -> int
+    # conversions (to preserve FP exception flags nobody reads) and does not vectorise the loops
     try:
         from torch.utils.cpp_extension import load
         return load(name=f'mmext_{path.stem}_{_cpu_tag()}_{digest}', sources=[str(path)],
-                    extra_cflags=['-O3', '-march=native'], verbose=False)
+                    extra_cflags=['-O3', '-march=native', '-fno-trapping-math'], verbose=False)
     except Exception as error:  # no compiler / ninja, read-only cache...: stay correct, slower
         warnings.warn(f'mmext: could not build the CPU kernel {source} ({error}); {fallback}.')
         return None

@@ -7,36 +7,15 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
+#include "vexp.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <vector>
 
 namespace {
-
-// exp for float that GCC vectorises (the libm call does not): Cephes' polynomial after range
-// reduction by ln 2, relative error ~2 ulp. Underflow (including -inf, a masked logit) gives 0.
-inline float vexp(float x) {
-  const float lo = -87.3f;
-  const bool under = x < lo;
-  x = std::min(std::max(x, lo), 88.7f);
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return under ? 0.f : p * scale;
-}
-inline double vexp(double x) { return std::exp(x); }
 
 struct Geometry {
   int64_t B, heads, d, H, W, ks, heads_per_group;
@@ -103,7 +82,7 @@ void forward(const Geometry& g, const T* q, const T* k, const T* v, T* out, T* a
       std::fill(sum.begin(), sum.end(), T(0));
       for (int64_t t = 0; t < K; ++t)
         for (int64_t x = 0; x < W; ++x) {
-          const T e = vexp(lg[t * W + x] - mx[x]);
+          const T e = mmext::vexp(lg[t * W + x] - mx[x]);
           lg[t * W + x] = e;
           sum[x] += e;
         }

@@ -6,10 +6,11 @@ from typing import Optional
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .cpp_build import load_cpu_kernel
 
-__all__ = ['topk_mask']
+__all__ = ['topk_mask', 'topk_softmax', 'topk_cpu_kernel']
 
 
 @functools.lru_cache(maxsize=None)
@@ -55,3 +56,51 @@ def topk_mask(logits: Tensor, k: int, inplace: bool = False) -> Tensor:
     index = logits.topk(k, dim=-1, sorted=False).indices
     mask = logits if inplace else torch.empty_like(logits)
     return mask.fill_(float('-inf')).scatter_(-1, index, 0.)
+
+
+def topk_cpu_kernel(x: Tensor) -> Optional[ModuleType]:
+    """The compiled kernel when it can run on ``x`` (a float32/16 or bfloat16 CPU tensor)."""
+    if x.device.type != 'cpu' or x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        return None
+    return _load_kernel()
+
+
+class _TopkSoftmax(torch.autograd.Function):
+    """Forward in the kernel; backward is the plain softmax backward (dropped entries have
+    probability 0 and so get no gradient), which needs only the output."""
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, k: int, kernel: ModuleType) -> Tensor:
+        probs = kernel.topk_softmax(logits.float().contiguous(), k).to(logits.dtype)
+        ctx.save_for_backward(probs)
+        return probs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        probs, = ctx.saved_tensors
+        return torch._softmax_backward_data(grad, probs, -1, probs.dtype), None, None
+
+
+def topk_softmax(logits: Tensor, k: int) -> Tensor:
+    """Softmax over the ``k`` largest entries of every row; the others get probability 0.
+
+    Equal to ``(logits + topk_mask(logits, k)).softmax(-1)`` with the selection made without
+    gradient. On CPU the compiled kernel selects and normalises each row in one pass (no mask
+    tensor); elsewhere (or without a compiler) it is that expression.
+
+    Args:
+        logits (Tensor): Scores ``(..., M)``.
+        k (int): Entries kept per row, ``1 <= k <= M``.
+
+    Returns:
+        Tensor: Probabilities of the shape and dtype of ``logits``.
+    """
+    num = logits.shape[-1] if logits.dim() else 0
+    if not 1 <= k <= num:
+        raise ValueError(f'k must be in [1, {num}] for logits of shape {tuple(logits.shape)}, '
+                         f'got {k}')
+    kernel = topk_cpu_kernel(logits)
+    if kernel is not None:
+        return _TopkSoftmax.apply(logits, k, kernel)
+    return (logits + topk_mask(logits.detach(), k)).softmax(-1)
