@@ -1,6 +1,9 @@
 # Copyright (c) mmext contributors. All rights reserved.
-"""Build-on-first-use of the C++ CPU kernels in this folder (one ``.cpp`` per op)."""
+"""Loading of the kernels in this folder: C++ CPU kernels (one ``.cpp`` per op) built on first
+use, Triton kernels (one ``*_triton.py`` per op) imported only where Triton is installed."""
+import functools
 import hashlib
+import importlib
 import logging
 import os
 import platform
@@ -9,9 +12,9 @@ import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Optional
+from typing import Callable, Optional
 
-__all__ = ['load_cpu_kernel']
+__all__ = ['load_cpu_kernel', 'triton_op']
 
 
 def _cpu_tag() -> str:
@@ -64,3 +67,12 @@ def load_cpu_kernel(source: str, fallback: str) -> Optional[ModuleType]:
         return None
     finally:
         logger.setLevel(level)
+
+
+@functools.lru_cache(maxsize=None)
+def triton_op(module: str, name: str) -> Optional[Callable]:
+    """``mmext.ops.<module>.<name>``, or None where Triton is not installed."""
+    try:
+        return getattr(importlib.import_module(f'{__package__}.{module}'), name)
+    except ImportError:
+        return None

@@ -15,6 +15,7 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch.autograd.function import once_differentiable
 
+from mmext.ops.cpp_build import triton_op
 from mmext.ops.elsa import elsa_cpu_kernel, fused_elsa_aggregate
 from mmext.registry import MODELS
 
@@ -145,7 +146,8 @@ def elsa_aggregate(v: torch.Tensor,
     their share of the softmax mass of ``attn``; nothing is renormalised at the borders.
 
     On CPU a compiled kernel (:mod:`mmext.ops.elsa`) computes both terms in one pass per output
-    row, forward and backward. Its PyTorch fallback (other devices, no compiler) computes the
+    row, forward and backward; on CUDA Triton kernels (:mod:`mmext.ops.elsa_triton`) do the
+    same. The PyTorch fallback (other devices, no compiler or Triton) computes the
     additive ghost term as a depthwise convolution of ``v`` and accumulates the multiplicative
     term offset by offset. Either way peak memory stays ``O(B*C*H*W)`` instead of the
     ``O(k*k*B*C*H*W)`` of an unfold-based implementation.
@@ -174,6 +176,9 @@ def elsa_aggregate(v: torch.Tensor,
         if kernel is not None:
             return fused_elsa_aggregate(kernel, v, attn, ghost_mul, ghost_add, kernel_size,
                                         dilation)
+        fused_cuda = triton_op('elsa_triton', 'triton_elsa_aggregate') if v.is_cuda else None
+        if fused_cuda is not None:
+            return fused_cuda(v, attn, ghost_mul, ghost_add, kernel_size, dilation)
         out = _HadamardAggregate.apply(v, attn, ghost_mul, kernel_size, dilation)
     B, G, Cg, H, W = v.shape
     if ghost_add is not None:

@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from mmext.ops.cpp_build import triton_op
 from mmext.ops.msda import fused_msda, msda_cpu_kernel
 from mmext.registry import MODELS
 
@@ -150,8 +151,9 @@ def multi_scale_dilated_attention(q: Tensor,
     ``k * k`` attention weights per query (with attention dropout in training, plain autograd
     records the same ops instead, as the dropout mask is needed in backward). On CPU a compiled
     kernel (:mod:`mmext.ops.msda`) fuses the logits, softmax and weighted sum per output row
-    and gives the same result several times faster; this PyTorch code is its fallback (no
-    compiler, other devices, attention dropout).
+    and gives the same result several times faster, on CUDA Triton kernels
+    (:mod:`mmext.ops.msda_triton`) do the same; this PyTorch code is their fallback (no
+    compiler or Triton, other devices, attention dropout).
 
     Args:
         q (Tensor): Queries, already multiplied by the softmax scale, ``(B, heads, d, H, W)``.
@@ -178,6 +180,9 @@ def multi_scale_dilated_attention(q: Tensor,
     kernel = msda_cpu_kernel(q)
     if kernel is not None:
         return fused_msda(kernel, q, k, v, kernel_size, dilations, padding_mode)
+    fused_cuda = triton_op('msda_triton', 'triton_msda') if q.is_cuda else None
+    if fused_cuda is not None:
+        return fused_cuda(q, k, v, kernel_size, dilations, padding_mode)
     return _MultiScaleDilatedAttention.apply(q, k, v, kernel_size, dilations, padding_mode)
 
 
