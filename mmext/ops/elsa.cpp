@@ -8,6 +8,8 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
+#include "kernel_utils.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -43,7 +45,7 @@ struct Ghost {
 template <typename T>
 void forward(const Geometry& g, const T* v, const T* attn, Ghost<T> gh, T* out) {
   const int64_t K = g.K(), HW = g.HW(), W = g.W;
-  at::parallel_for(0, g.B * g.G * g.H, grain(g), [&](int64_t begin, int64_t end) {
+  mmext::parallel_chunks(g.B * g.G * g.H, grain(g), [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t y = task % g.H, bg = task / g.H, hd = bg % g.G;
       for (int64_t c = 0; c < g.C; ++c) {
@@ -69,7 +71,7 @@ void backward(const Geometry& g, const T* v, const T* attn, Ghost<T> gh, const T
   const int64_t K = g.K(), HW = g.HW(), W = g.W;
   const int64_t rows = g.B * g.G * g.H;
   if (ga) {  // per query row: d out / d attn[t] = sum_c mul[c, t] * go[c] * v[c, p + off_t]
-    at::parallel_for(0, rows, grain(g), [&](int64_t begin, int64_t end) {
+    mmext::parallel_chunks(rows, grain(g), [&](int64_t begin, int64_t end) {
       for (int64_t task = begin; task < end; ++task) {
         const int64_t y = task % g.H, bg = task / g.H, hd = bg % g.G;
         for (int64_t t = 0; t < K; ++t) {
@@ -88,7 +90,7 @@ void backward(const Geometry& g, const T* v, const T* attn, Ghost<T> gh, const T
     });
   }
   if (gv) {  // per key row: gather from the queries p = key - off_t that read it
-    at::parallel_for(0, rows, grain(g), [&](int64_t begin, int64_t end) {
+    mmext::parallel_chunks(rows, grain(g), [&](int64_t begin, int64_t end) {
       for (int64_t task = begin; task < end; ++task) {
         const int64_t y = task % g.H, bg = task / g.H, hd = bg % g.G;
         for (int64_t c = 0; c < g.C; ++c) {
@@ -109,7 +111,7 @@ void backward(const Geometry& g, const T* v, const T* attn, Ghost<T> gh, const T
     });
   }
   if (gmul || gadd) {  // per (head, channel): sums over batch and pixels, no write conflicts
-    at::parallel_for(0, g.G * g.C, 1, [&](int64_t begin, int64_t end) {
+    mmext::parallel_chunks(g.G * g.C, 1, [&](int64_t begin, int64_t end) {
       // per-column partial sums (K, W): element-wise accumulation vectorises, a horizontal
       // sum per row would not (without -ffast-math); reduced in double at the end
       std::vector<T> sm(K * W), sa(K * W);

@@ -7,7 +7,7 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
-#include "vexp.h"
+#include "kernel_utils.h"
 
 #include <algorithm>
 #include <cmath>
@@ -52,7 +52,7 @@ template <typename T>
 void forward(const Geometry& g, const T* q, const T* k, const T* v, T* out, T* attn) {
   const int64_t K = g.K(), HW = g.HW(), W = g.W, d = g.d;
   const T fill = g.mask ? -std::numeric_limits<T>::infinity() : T(0);
-  at::parallel_for(0, g.B * g.heads * g.H, grain(g), [&](int64_t begin, int64_t end) {
+  mmext::parallel_chunks(g.B * g.heads * g.H, grain(g), [&](int64_t begin, int64_t end) {
     std::vector<T> lg(K * W), mx(W), sum(W);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t y = task % g.H, bh = task / g.H, h = bh % g.heads;
@@ -112,7 +112,7 @@ void backward(const Geometry& g, const T* q, const T* k, const T* v, const T* at
   const int64_t rows = g.B * g.heads * g.H;
   // Pass 1, per query row: d out / d attn, softmax backward (-> gl) and grad q, which only
   // the row's own query reads.
-  at::parallel_for(0, rows, grain(g), [&](int64_t begin, int64_t end) {
+  mmext::parallel_chunks(rows, grain(g), [&](int64_t begin, int64_t end) {
     std::vector<T> ga(K * W), dot(W);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t y = task % g.H, bh = task / g.H, h = bh % g.heads;
@@ -150,7 +150,7 @@ void backward(const Geometry& g, const T* q, const T* k, const T* v, const T* at
   });
   // Pass 2, per key row: grad k and grad v gather from the queries that saw this key (query
   // = key - offset), so no two tasks write the same element.
-  at::parallel_for(0, rows, grain(g), [&](int64_t begin, int64_t end) {
+  mmext::parallel_chunks(rows, grain(g), [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t y = task % g.H, bh = task / g.H, h = bh % g.heads;
       for (int64_t c = 0; c < d; ++c) {

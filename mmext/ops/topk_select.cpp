@@ -6,7 +6,7 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
-#include "vexp.h"
+#include "kernel_utils.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,10 @@
 // Shared by the CPU kernels of this folder.
 #pragma once
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -30,5 +33,24 @@ inline float vexp(float x) {
   return under ? 0.f : p * scale;
 }
 inline double vexp(double x) { return std::exp(x); }
+
+// Runs f(begin, end) over [0, n) in chunks of at least `grain` that the threads take from a
+// shared counter. at::parallel_for alone gives each thread one fixed share, so on a machine
+// whose cores are shared one descheduled thread holds up the whole pass; here the others take
+// its remaining chunks.
+template <typename F>
+void parallel_chunks(int64_t n, int64_t grain, const F& f) {
+  const int64_t threads = at::get_num_threads();
+  if (threads <= 1 || n <= grain) {
+    f(0, n);
+    return;
+  }
+  const int64_t chunk = std::max(grain, n / (8 * threads));
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
+    for (int64_t begin = next.fetch_add(chunk); begin < n; begin = next.fetch_add(chunk))
+      f(begin, std::min(n, begin + chunk));
+  });
+}
 
 }  // namespace mmext
