@@ -19,20 +19,9 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from mmext.ops.triton_utils import neighbour
+
 __all__ = ['triton_elsa_aggregate']
-
-
-@triton.jit
-def _neighbour(y, x, t, dil, H, W, KS: tl.constexpr, REVERSE: tl.constexpr):
-    """Position of offset ``t`` from ``(y, x)`` (REVERSE: the query that reads ``(y, x)``
-    through offset ``t``) and whether it lies inside the map."""
-    dy = (t // KS - KS // 2) * dil
-    dx = (t % KS - KS // 2) * dil
-    if REVERSE:
-        dy = -dy
-        dx = -dx
-    ny, nx = y + dy, x + dx
-    return ny, nx, (ny >= 0) & (ny < H) & (nx >= 0) & (nx < W)
 
 
 @triton.jit
@@ -50,7 +39,7 @@ def _forward(v, attn, mul, add, out, G, C, H, W, dil, KS: tl.constexpr, HAS_MUL:
     abase = bg.to(tl.int64) * K * HW
     acc = tl.zeros((BLOCK_C, BLOCK_P), tl.float32)
     for t in tl.static_range(KS * KS):
-        ny, nx, ok = _neighbour(y, x, t, dil, H, W, KS, False)
+        ny, nx, ok = neighbour(y, x, t, dil, H, W, KS, False)
         a = tl.load(attn + abase + t * HW + pix, mask=in_map, other=0.).to(tl.float32)
         gidx = (hd * C + ch) * K + t
         vt = tl.load(v + vbase + ch[:, None] * HW + (ny * W + nx)[None, :],
@@ -79,7 +68,7 @@ def _grad_attn(v, mul, go, ga, G, C, H, W, dil, KS: tl.constexpr, HAS_MUL: tl.co
     vbase = bg.to(tl.int64) * C * HW
     abase = bg.to(tl.int64) * K * HW
     for t in tl.static_range(KS * KS):
-        ny, nx, ok = _neighbour(y, x, t, dil, H, W, KS, False)
+        ny, nx, ok = neighbour(y, x, t, dil, H, W, KS, False)
         acc = tl.zeros((BLOCK_P, ), tl.float32)
         for c0 in range(0, C, BLOCK_C):
             ch = c0 + tl.arange(0, BLOCK_C)
@@ -111,7 +100,7 @@ def _grad_v(attn, mul, add, go, gv, G, C, H, W, dil, KS: tl.constexpr, HAS_MUL: 
     abase = bg.to(tl.int64) * K * HW
     acc = tl.zeros((BLOCK_C, BLOCK_P), tl.float32)
     for t in tl.static_range(KS * KS):
-        qy, qx, ok = _neighbour(y, x, t, dil, H, W, KS, True)
+        qy, qx, ok = neighbour(y, x, t, dil, H, W, KS, True)
         ok = ok & in_map
         qp = qy * W + qx
         a = tl.load(attn + abase + t * HW + qp, mask=ok, other=0.).to(tl.float32)
@@ -149,7 +138,7 @@ def _grad_ghost(v, attn, go, gmul, gadd, B, G, C, H, W, dil, KS: tl.constexpr,
             pix = p0 + tl.arange(0, BLOCK_P)
             in_map = pix < HW
             y, x = pix // W, pix % W
-            ny, nx, ok = _neighbour(y, x, t, dil, H, W, KS, False)
+            ny, nx, ok = neighbour(y, x, t, dil, H, W, KS, False)
             tile = ch_ok[:, None] & (ok & in_map)[None, :]
             prod = (tl.load(go + vbase + ch[:, None] * HW + pix[None, :], mask=tile,
                             other=0.).to(tl.float32) *

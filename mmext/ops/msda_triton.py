@@ -16,20 +16,9 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from mmext.ops.triton_utils import neighbour
+
 __all__ = ['triton_msda']
-
-
-@triton.jit
-def _neighbour(y, x, t, dil, H, W, KS: tl.constexpr, REVERSE: tl.constexpr):
-    """Position of offset ``t`` from ``(y, x)`` (or, REVERSE, the query that sees ``(y, x)``
-    through offset ``t``) and whether it lies inside the map."""
-    dy = (t // KS - (KS - 1) // 2) * dil
-    dx = (t % KS - (KS - 1) // 2) * dil
-    if REVERSE:
-        dy = -dy
-        dx = -dx
-    ny, nx = y + dy, x + dx
-    return ny, nx, (ny >= 0) & (ny < H) & (nx >= 0) & (nx < W)
 
 
 @triton.jit
@@ -51,7 +40,7 @@ def _forward(q, k, v, out, attn, dils, heads_per_group, heads, H, W, D,
     # pass 1: logits into the attn buffer, running max
     mx = tl.full((BLOCK_P, ), float('-inf'), tl.float32)
     for t in tl.static_range(KS * KS):
-        ny, nx, ok = _neighbour(y, x, t, dil, H, W, KS, False)
+        ny, nx, ok = neighbour(y, x, t, dil, H, W, KS, False)
         kt = tl.load(k + base + ch[:, None] * HW + (ny * W + nx)[None, :],
                      mask=ch_ok[:, None] & (ok & in_map)[None, :], other=0.).to(tl.float32)
         logit = tl.sum(qt * kt, axis=0)
@@ -67,7 +56,7 @@ def _forward(q, k, v, out, attn, dils, heads_per_group, heads, H, W, D,
     # pass 3: weights and weighted sum of the values
     acc = tl.zeros((BLOCK_D, BLOCK_P), tl.float32)
     for t in tl.static_range(KS * KS):
-        ny, nx, ok = _neighbour(y, x, t, dil, H, W, KS, False)
+        ny, nx, ok = neighbour(y, x, t, dil, H, W, KS, False)
         logit = tl.load(attn + abase + t * HW + pix, mask=in_map, other=0.).to(tl.float32)
         p = tl.exp(logit - mx) / total
         tl.store(attn + abase + t * HW + pix, p, mask=in_map)
@@ -96,7 +85,7 @@ def _backward_query(q, k, v, attn, go, gl, gq, dils, heads_per_group, heads, H, 
     # d out / d attn_t = <go, v_t>, kept in gl; dot = sum_t attn_t * that
     dot = tl.zeros((BLOCK_P, ), tl.float32)
     for t in tl.static_range(KS * KS):
-        ny, nx, ok = _neighbour(y, x, t, dil, H, W, KS, False)
+        ny, nx, ok = neighbour(y, x, t, dil, H, W, KS, False)
         vt = tl.load(v + base + ch[:, None] * HW + (ny * W + nx)[None, :],
                      mask=ch_ok[:, None] & (ok & in_map)[None, :], other=0.).to(tl.float32)
         ga = tl.sum(got * vt, axis=0)
@@ -105,7 +94,7 @@ def _backward_query(q, k, v, attn, go, gl, gq, dils, heads_per_group, heads, H, 
         tl.store(gl + abase + t * HW + pix, ga, mask=in_map)
     acc = tl.zeros((BLOCK_D, BLOCK_P), tl.float32)
     for t in tl.static_range(KS * KS):
-        ny, nx, ok = _neighbour(y, x, t, dil, H, W, KS, False)
+        ny, nx, ok = neighbour(y, x, t, dil, H, W, KS, False)
         p = tl.load(attn + abase + t * HW + pix, mask=in_map, other=0.).to(tl.float32)
         ga = tl.load(gl + abase + t * HW + pix, mask=in_map, other=0.)
         g = p * (ga - dot)  # softmax backward
@@ -133,7 +122,7 @@ def _backward_key(q, attn, go, gl, gk, gv, dils, heads_per_group, heads, H, W, D
     acc_v = tl.zeros((BLOCK_D, BLOCK_P), tl.float32)
     for t in tl.static_range(KS * KS):
         # the query that reads this key through offset t
-        qy, qx, ok = _neighbour(y, x, t, dil, H, W, KS, True)
+        qy, qx, ok = neighbour(y, x, t, dil, H, W, KS, True)
         ok = ok & in_map
         qp = qy * W + qx
         g = tl.load(gl + abase + t * HW + qp, mask=ok, other=0.)

@@ -20,6 +20,13 @@ def _load_kernel() -> Optional[ModuleType]:
                            'k-NN attention falls back to torch.topk, about 3x slower on CPU')
 
 
+def _check_k(logits: Tensor, k: int) -> None:
+    num = logits.shape[-1] if logits.dim() else 0
+    if not 1 <= k <= num:
+        raise ValueError(f'k must be in [1, {num}] for logits of shape {tuple(logits.shape)}, '
+                         f'got {k}')
+
+
 def topk_mask(logits: Tensor, k: int, inplace: bool = False) -> Tensor:
     """Additive mask that keeps the ``k`` largest entries of every row of ``logits``.
 
@@ -40,10 +47,7 @@ def topk_mask(logits: Tensor, k: int, inplace: bool = False) -> Tensor:
     Returns:
         Tensor: Mask of the shape and dtype of ``logits``.
     """
-    num = logits.shape[-1] if logits.dim() else 0
-    if not 1 <= k <= num:
-        raise ValueError(f'k must be in [1, {num}] for logits of shape {tuple(logits.shape)}, '
-                         f'got {k}')
+    _check_k(logits, k)
     if logits.device.type == 'cpu' and logits.dtype in (torch.float32, torch.float16,
                                                         torch.bfloat16):
         kernel = _load_kernel()
@@ -96,10 +100,7 @@ def topk_softmax(logits: Tensor, k: int) -> Tensor:
     Returns:
         Tensor: Probabilities of the shape and dtype of ``logits``.
     """
-    num = logits.shape[-1] if logits.dim() else 0
-    if not 1 <= k <= num:
-        raise ValueError(f'k must be in [1, {num}] for logits of shape {tuple(logits.shape)}, '
-                         f'got {k}')
+    _check_k(logits, k)
     kernel = topk_cpu_kernel(logits)
     if kernel is not None:
         return _TopkSoftmax.apply(logits, k, kernel)

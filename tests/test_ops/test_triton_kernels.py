@@ -1,6 +1,7 @@
 """The Triton kernels run on CPU in Triton's interpreter (``TRITON_INTERPRET=1``) and must
 match the PyTorch paths of the layers, outputs and gradients, in float32 and bfloat16."""
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ def interpreted(name, monkeypatch):
     """A fresh copy of ``mmext/ops/<name>.py`` whose kernels the interpreter runs (the switch
     is read when a kernel is decorated)."""
     monkeypatch.setenv('TRITON_INTERPRET', '1')
+    # the shared jit helpers are re-imported under the switch too
+    monkeypatch.delitem(sys.modules, 'mmext.ops.triton_utils', raising=False)
     path = Path(msda_op.__file__).with_name(f'{name}.py')
     spec = importlib.util.spec_from_file_location(f'_interpreted_{name}', path)
     module = importlib.util.module_from_spec(spec)
