@@ -1,8 +1,13 @@
-"""The Triton kernels run on CPU in Triton's interpreter (``TRITON_INTERPRET=1``) and must
-match the PyTorch paths of the layers, outputs and gradients, in float32 and bfloat16."""
-import importlib.util
+"""The Triton kernels run on CPU in Triton's interpreter and must match the PyTorch paths of
+the layers, outputs and gradients, in float32 and bfloat16.
+
+``TRITON_INTERPRET=1`` must be set before Triton is imported (its own library functions are
+decorated then), so ``test_kernels_in_interpreter`` runs the ``test_case_*`` tests of this file
+in a fresh process with the switch set; in the normal run they are skipped.
+"""
+import os
+import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,19 +18,18 @@ from mmext.models.layers.elsa import elsa_aggregate
 from mmext.models.layers.msda import multi_scale_dilated_attention
 
 pytest.importorskip('triton')
+INTERPRETED = os.environ.get('TRITON_INTERPRET') == '1'
+in_interpreter = pytest.mark.skipif(not INTERPRETED, reason='run by test_kernels_in_interpreter')
 
 
-def interpreted(name, monkeypatch):
-    """A fresh copy of ``mmext/ops/<name>.py`` whose kernels the interpreter runs (the switch
-    is read when a kernel is decorated)."""
-    monkeypatch.setenv('TRITON_INTERPRET', '1')
-    # the shared jit helpers are re-imported under the switch too
-    monkeypatch.delitem(sys.modules, 'mmext.ops.triton_utils', raising=False)
-    path = Path(msda_op.__file__).with_name(f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_interpreted_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.mark.skipif(INTERPRETED, reason='already in the interpreter')
+def test_kernels_in_interpreter():
+    result = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-q', '-x', '-p', 'no:cacheprovider', __file__, '-k',
+         'test_case_'], env=dict(os.environ, TRITON_INTERPRET='1'), capture_output=True,
+        text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert '4 passed' in result.stdout
 
 
 def _grads(fn, inputs, grad):
@@ -41,13 +45,13 @@ def _assert_close(got, want, dtype):
         torch.testing.assert_close(a.float(), b.float(), **tol)
 
 
-@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize('shape,kernel_size,dilations,padding_mode', [
-    ((1, 2, 3, 5, 7), 3, (1, 3), 'zeros'),
-    ((2, 1, 5, 4, 3), 5, (2, ), 'mask'),  # odd channels, window wider than the map
+@in_interpreter
+@pytest.mark.parametrize('shape,kernel_size,dilations,padding_mode,dtype', [
+    ((1, 2, 3, 5, 7), 3, (1, 3), 'zeros', torch.float32),
+    ((2, 1, 5, 4, 3), 3, (2, ), 'mask', torch.bfloat16),  # odd channels, window > map
 ])
-def test_msda(shape, kernel_size, dilations, padding_mode, dtype, monkeypatch):
-    triton_msda = interpreted('msda_triton', monkeypatch).triton_msda
+def test_case_msda(shape, kernel_size, dilations, padding_mode, dtype, monkeypatch):
+    from mmext.ops.msda_triton import triton_msda
     gen = torch.Generator().manual_seed(0)
     qkv = [torch.randn(shape, generator=gen).to(dtype).requires_grad_() for _ in range(3)]
     grad = torch.randn(shape, generator=gen)
@@ -58,13 +62,13 @@ def test_msda(shape, kernel_size, dilations, padding_mode, dtype, monkeypatch):
     _assert_close(got, want, dtype)
 
 
-@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize('size,kernel_size,dilation,ghosts', [
-    ((2, 2, 3, 5, 4), 3, 1, (True, True)),
-    ((1, 1, 5, 3, 6), 5, 2, (False, True)),  # dilated window wider than the map
+@in_interpreter
+@pytest.mark.parametrize('size,kernel_size,dilation,ghosts,dtype', [
+    ((2, 2, 3, 5, 4), 3, 1, (True, True), torch.float32),
+    ((1, 1, 5, 3, 6), 3, 2, (False, True), torch.bfloat16),  # dilated window > map
 ])
-def test_elsa(size, kernel_size, dilation, ghosts, dtype, monkeypatch):
-    triton_elsa = interpreted('elsa_triton', monkeypatch).triton_elsa_aggregate
+def test_case_elsa(size, kernel_size, dilation, ghosts, dtype, monkeypatch):
+    from mmext.ops.elsa_triton import triton_elsa_aggregate as triton_elsa
     gen = torch.Generator().manual_seed(0)
     B, G, C, H, W = size
     K = kernel_size**2
