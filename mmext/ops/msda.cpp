@@ -49,7 +49,8 @@ int64_t grain(const Geometry& g) {
 }
 
 template <typename T>
-void forward(const Geometry& g, const T* q, const T* k, const T* v, T* out, T* attn) {
+void forward(const Geometry& g, const T scale, const T* q, const T* k, const T* v, T* out,
+             T* attn) {
   const int64_t K = g.K(), HW = g.HW(), W = g.W, d = g.d;
   const T fill = g.mask ? -std::numeric_limits<T>::infinity() : T(0);
   mmext::parallel_chunks(g.B * g.heads * g.H, grain(g), [&](int64_t begin, int64_t end) {
@@ -74,6 +75,7 @@ void forward(const Geometry& g, const T* q, const T* k, const T* v, T* out, T* a
           const T* __restrict kr = kb + c * HW + yy * W + dx;
           for (int64_t x = a; x < e; ++x) l[x] += qr[x] * kr[x];
         }
+        for (int64_t x = a; x < e; ++x) l[x] *= scale;
       }
       // softmax over the K offsets of every column, max-subtracted
       std::copy(lg.begin(), lg.begin() + W, mx.begin());
@@ -106,12 +108,12 @@ void forward(const Geometry& g, const T* q, const T* k, const T* v, T* out, T* a
 }
 
 template <typename T>
-void backward(const Geometry& g, const T* q, const T* k, const T* v, const T* attn,
-              const T* go, T* gl, T* gq, T* gk, T* gv) {
+void backward(const Geometry& g, const T scale, const T* q, const T* k, const T* v,
+              const T* attn, const T* go, T* gl, T* gq, T* gk, T* gv) {
   const int64_t K = g.K(), HW = g.HW(), W = g.W, d = g.d;
   const int64_t rows = g.B * g.heads * g.H;
-  // Pass 1, per query row: d out / d attn, softmax backward (-> gl) and grad q, which only
-  // the row's own query reads.
+  // Pass 1, per query row: d out / d attn, softmax backward (-> gl, d out / d (q.k), the
+  // scale included) and grad q, which only the row's own query reads.
   mmext::parallel_chunks(rows, grain(g), [&](int64_t begin, int64_t end) {
     std::vector<T> ga(K * W), dot(W);
     for (int64_t task = begin; task < end; ++task) {
@@ -134,7 +136,8 @@ void backward(const Geometry& g, const T* q, const T* k, const T* v, const T* at
       for (int64_t t = 0; t < K; ++t)
         for (int64_t x = 0; x < W; ++x) dot[x] += ab[t * HW + x] * ga[t * W + x];
       for (int64_t t = 0; t < K; ++t)
-        for (int64_t x = 0; x < W; ++x) glb[t * HW + x] = ab[t * HW + x] * (ga[t * W + x] - dot[x]);
+        for (int64_t x = 0; x < W; ++x)
+          glb[t * HW + x] = scale * ab[t * HW + x] * (ga[t * W + x] - dot[x]);
       for (int64_t c = 0; c < d; ++c) {
         T* __restrict gqr = gq + (bh * d + c) * HW + y * W;
         std::fill(gqr, gqr + W, T(0));
@@ -200,23 +203,26 @@ Geometry checked(const torch::Tensor& q, const torch::Tensor& k, const torch::Te
 
 }  // namespace
 
-// Returns (out, attn): out like q, attn (B, heads, k*k, H, W), the softmax weights.
+// Returns (out, attn): out like q, attn (B, heads, k*k, H, W), the softmax weights of the
+// logits scale * <q, k>.
 std::vector<torch::Tensor> msda_forward(torch::Tensor q, torch::Tensor k, torch::Tensor v,
-                                        int64_t ks, std::vector<int64_t> dilations, bool mask) {
+                                        double scale, int64_t ks, std::vector<int64_t> dilations,
+                                        bool mask) {
   const Geometry g = checked(q, k, v, ks, dilations, mask);
   auto out = torch::empty_like(q);
   auto attn = torch::empty({g.B, g.heads, g.K(), g.H, g.W}, q.options());
   AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "msda_forward", [&] {
-    forward<scalar_t>(g, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
-                      out.data_ptr<scalar_t>(), attn.data_ptr<scalar_t>());
+    forward<scalar_t>(g, static_cast<scalar_t>(scale), q.data_ptr<scalar_t>(),
+                      k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
+                      attn.data_ptr<scalar_t>());
   });
   return {out, attn};
 }
 
 // Returns (grad_q, grad_k, grad_v).
 std::vector<torch::Tensor> msda_backward(torch::Tensor grad_out, torch::Tensor q, torch::Tensor k,
-                                         torch::Tensor v, torch::Tensor attn, int64_t ks,
-                                         std::vector<int64_t> dilations, bool mask) {
+                                         torch::Tensor v, torch::Tensor attn, double scale,
+                                         int64_t ks, std::vector<int64_t> dilations, bool mask) {
   const Geometry g = checked(q, k, v, ks, dilations, mask);
   check(grad_out, q, "grad_out");
   TORCH_CHECK(attn.is_contiguous() && attn.scalar_type() == q.scalar_type() &&
@@ -225,8 +231,9 @@ std::vector<torch::Tensor> msda_backward(torch::Tensor grad_out, torch::Tensor q
   auto gl = torch::empty_like(attn);
   auto gq = torch::empty_like(q), gk = torch::empty_like(k), gv = torch::empty_like(v);
   AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "msda_backward", [&] {
-    backward<scalar_t>(g, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
-                       attn.data_ptr<scalar_t>(), grad_out.data_ptr<scalar_t>(),
+    backward<scalar_t>(g, static_cast<scalar_t>(scale), q.data_ptr<scalar_t>(),
+                       k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(), attn.data_ptr<scalar_t>(),
+                       grad_out.data_ptr<scalar_t>(),
                        gl.data_ptr<scalar_t>(), gq.data_ptr<scalar_t>(), gk.data_ptr<scalar_t>(),
                        gv.data_ptr<scalar_t>());
   });

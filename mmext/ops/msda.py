@@ -30,24 +30,23 @@ class _FusedMSDA(torch.autograd.Function):
     """Saves Q, K, V (held by the caller anyway) and the ``k*k`` softmax weights per query."""
 
     @staticmethod
-    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, kernel: ModuleType, kernel_size: int,
-                dilations: Sequence[int], mask: bool) -> Tensor:
-        out, attn = kernel.forward(q, k, v, kernel_size, list(dilations), mask)
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, kernel: ModuleType, scale: float,
+                kernel_size: int, dilations: Sequence[int], mask: bool) -> Tensor:
+        out, attn = kernel.forward(q, k, v, scale, kernel_size, list(dilations), mask)
         ctx.save_for_backward(q, k, v, attn)
-        ctx.args = (kernel, kernel_size, list(dilations), mask)
+        ctx.args = (kernel, scale, kernel_size, list(dilations), mask)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor):
-        kernel, kernel_size, dilations, mask = ctx.args
-        grads = kernel.backward(grad_out.contiguous(), *ctx.saved_tensors, kernel_size,
-                                dilations, mask)
-        return (*grads, None, None, None, None)
+        kernel, *args = ctx.args
+        grads = kernel.backward(grad_out.contiguous(), *ctx.saved_tensors, *args)
+        return (*grads, None, None, None, None, None)
 
 
-def fused_msda(kernel: ModuleType, q: Tensor, k: Tensor, v: Tensor, kernel_size: int,
-               dilations: Sequence[int], padding_mode: str) -> Tensor:
+def fused_msda(kernel: ModuleType, q: Tensor, k: Tensor, v: Tensor, scale: float,
+               kernel_size: int, dilations: Sequence[int], padding_mode: str) -> Tensor:
     """MSDA through the compiled kernel (see
     :func:`mmext.models.layers.msda.multi_scale_dilated_attention`, whose PyTorch path gives the
     same result); arguments as there, shapes already checked.
@@ -58,5 +57,6 @@ def fused_msda(kernel: ModuleType, q: Tensor, k: Tensor, v: Tensor, kernel_size:
     dtype = v.dtype
     compute = dtype if dtype in (torch.float32, torch.float64) else torch.float32
     q, k, v = (t.to(compute).contiguous() for t in (q, k, v))
-    out = _FusedMSDA.apply(q, k, v, kernel, kernel_size, tuple(dilations), padding_mode == 'mask')
+    out = _FusedMSDA.apply(q, k, v, kernel, scale, kernel_size, tuple(dilations),
+                           padding_mode == 'mask')
     return out.to(dtype)

@@ -106,10 +106,10 @@ def official_msda(q, k, v, kernel_size: int = 3, dilations: Sequence[int] = (1, 
 
 
 def ours_msda(q, k, v, kernel_size: int = 3, dilations: Sequence[int] = (1, 2, 3)):
-    """Our MSDA on the same inputs, scaled and laid out as :class:`MultiScaleDilatedAttention`
-    does around it."""
+    """Our MSDA on the same inputs, called and laid out as :class:`MultiScaleDilatedAttention`
+    does."""
     B, heads, d, H, W = q.shape
-    out = multi_scale_dilated_attention(q * d**-0.5, k, v, kernel_size, dilations)
+    out = multi_scale_dilated_attention(q, k, v, kernel_size, dilations, scale=d**-0.5)
     return out.reshape(B, heads * d, H, W).permute(0, 2, 3, 1)
 
 
