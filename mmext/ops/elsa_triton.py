@@ -19,7 +19,7 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from mmext.ops.triton_utils import neighbour
+from mmext.ops.triton_utils import neighbour, pixel_block
 
 __all__ = ['triton_elsa_aggregate']
 
@@ -30,11 +30,10 @@ def _forward(v, attn, mul, add, out, G, C, H, W, dil, KS: tl.constexpr, HAS_MUL:
     bg = tl.program_id(0)
     hd = bg % G
     ch = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-    pix = tl.program_id(2) * BLOCK_P + tl.arange(0, BLOCK_P)
+    pix, in_map, y, x = pixel_block(2, H, W, BLOCK_P)
     HW = H * W
     K = KS * KS
-    ch_ok, in_map = ch < C, pix < HW
-    y, x = pix // W, pix % W
+    ch_ok = ch < C
     vbase = bg.to(tl.int64) * C * HW
     abase = bg.to(tl.int64) * K * HW
     acc = tl.zeros((BLOCK_C, BLOCK_P), tl.float32)
@@ -60,11 +59,9 @@ def _grad_attn(v, mul, go, ga, G, C, H, W, dil, KS: tl.constexpr, HAS_MUL: tl.co
                BLOCK_C: tl.constexpr, BLOCK_P: tl.constexpr):
     bg = tl.program_id(0)
     hd = bg % G
-    pix = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
+    pix, in_map, y, x = pixel_block(1, H, W, BLOCK_P)
     HW = H * W
     K = KS * KS
-    in_map = pix < HW
-    y, x = pix // W, pix % W
     vbase = bg.to(tl.int64) * C * HW
     abase = bg.to(tl.int64) * K * HW
     for t in tl.static_range(KS * KS):
@@ -91,11 +88,10 @@ def _grad_v(attn, mul, add, go, gv, G, C, H, W, dil, KS: tl.constexpr, HAS_MUL: 
     bg = tl.program_id(0)
     hd = bg % G
     ch = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-    pix = tl.program_id(2) * BLOCK_P + tl.arange(0, BLOCK_P)
+    pix, in_map, y, x = pixel_block(2, H, W, BLOCK_P)
     HW = H * W
     K = KS * KS
-    ch_ok, in_map = ch < C, pix < HW
-    y, x = pix // W, pix % W
+    ch_ok = ch < C
     vbase = bg.to(tl.int64) * C * HW
     abase = bg.to(tl.int64) * K * HW
     acc = tl.zeros((BLOCK_C, BLOCK_P), tl.float32)

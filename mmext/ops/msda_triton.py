@@ -16,7 +16,7 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from mmext.ops.triton_utils import neighbour
+from mmext.ops.triton_utils import neighbour, pixel_block
 
 __all__ = ['triton_msda']
 
@@ -26,10 +26,8 @@ def _forward(q, k, v, out, attn, dils, heads_per_group, heads, H, W, D,
              KS: tl.constexpr, MASK: tl.constexpr, BLOCK_D: tl.constexpr,
              BLOCK_P: tl.constexpr):
     bh = tl.program_id(0)
-    pix = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
+    pix, in_map, y, x = pixel_block(1, H, W, BLOCK_P)
     HW = H * W
-    in_map = pix < HW
-    y, x = pix // W, pix % W
     dil = tl.load(dils + (bh % heads) // heads_per_group)
     ch = tl.arange(0, BLOCK_D)
     ch_ok = ch < D
@@ -71,10 +69,8 @@ def _forward(q, k, v, out, attn, dils, heads_per_group, heads, H, W, D,
 def _backward_query(q, k, v, attn, go, gl, gq, dils, heads_per_group, heads, H, W, D,
                     KS: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_P: tl.constexpr):
     bh = tl.program_id(0)
-    pix = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
+    pix, in_map, y, x = pixel_block(1, H, W, BLOCK_P)
     HW = H * W
-    in_map = pix < HW
-    y, x = pix // W, pix % W
     dil = tl.load(dils + (bh % heads) // heads_per_group)
     ch = tl.arange(0, BLOCK_D)
     ch_ok = ch < D
@@ -109,10 +105,8 @@ def _backward_query(q, k, v, attn, go, gl, gq, dils, heads_per_group, heads, H, 
 def _backward_key(q, attn, go, gl, gk, gv, dils, heads_per_group, heads, H, W, D,
                   KS: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_P: tl.constexpr):
     bh = tl.program_id(0)
-    pix = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
+    pix, in_map, y, x = pixel_block(1, H, W, BLOCK_P)
     HW = H * W
-    in_map = pix < HW
-    y, x = pix // W, pix % W
     dil = tl.load(dils + (bh % heads) // heads_per_group)
     ch = tl.arange(0, BLOCK_D)
     ch_ok = ch < D

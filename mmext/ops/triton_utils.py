@@ -3,7 +3,7 @@
 import triton
 import triton.language as tl
 
-__all__ = ['neighbour']
+__all__ = ['neighbour', 'pixel_block']
 
 
 @triton.jit
@@ -18,3 +18,11 @@ def neighbour(y, x, t, dil, H, W, KS: tl.constexpr, REVERSE: tl.constexpr):
         dx = -dx
     ny, nx = y + dy, x + dx
     return ny, nx, (ny >= 0) & (ny < H) & (nx >= 0) & (nx < W)
+
+
+@triton.jit
+def pixel_block(axis: tl.constexpr, H, W, BLOCK_P: tl.constexpr):
+    """This program's block of flattened ``H x W`` pixels along grid ``axis``: the indices,
+    which of them lie in the map, their rows and columns."""
+    pix = tl.program_id(axis) * BLOCK_P + tl.arange(0, BLOCK_P)
+    return pix, pix < H * W, pix // W, pix % W
