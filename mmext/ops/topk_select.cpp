@@ -6,6 +6,8 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
+#include "kernel_utils.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -97,6 +99,45 @@ torch::Tensor topk_mask_(torch::Tensor x, int64_t k) {
   return x;
 }
 
+// Softmax over each row's k largest entries (the others get probability 0), in one pass per
+// row after the threshold search: the forward of k-NN attention's weights without a mask tensor.
+torch::Tensor topk_softmax(torch::Tensor x, int64_t k) {
+  TORCH_CHECK(x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() > 0 &&
+                  x.is_contiguous(),
+              "topk_softmax expects a contiguous float32 CPU tensor with at least one dim, got ",
+              x.toString(), " of shape ", x.sizes());
+  const int64_t n = x.size(-1);
+  TORCH_CHECK(k >= 1 && k <= n, "k must be in [1, ", n, "], got ", k);
+  auto out = torch::empty_like(x);
+  const float* in = x.data_ptr<float>();
+  float* data = out.data_ptr<float>();
+  const int64_t rows = x.numel() / n;
+  const float ninf = -std::numeric_limits<float>::infinity();
+  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    std::vector<int64_t> order(n);
+    for (int64_t r = begin; r < end; ++r) {
+      const float* row = in + r * n;
+      float* p = data + r * n;
+      float t;
+      if (bisect_threshold(row, n, k, &t)) {
+        for (int64_t j = 0; j < n; ++j) p[j] = row[j] >= t ? row[j] : ninf;
+      } else {  // ties / NaN / inf: keep exactly k by index, as topk_mask_
+        select_by_index(row, n, k, order, p);
+        for (int64_t j = 0; j < n; ++j) p[j] = p[j] == 0.f ? row[j] : ninf;
+      }
+      float mx = ninf;
+      for (int64_t j = 0; j < n; ++j) mx = std::max(mx, p[j]);
+      for (int64_t j = 0; j < n; ++j) p[j] = mmext::vexp(p[j] - mx);  // vectorised
+      float sum = 0.f;
+      for (int64_t j = 0; j < n; ++j) sum += p[j];
+      const float inv = 1.f / sum;
+      for (int64_t j = 0; j < n; ++j) p[j] *= inv;
+    }
+  });
+  return out;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("topk_mask_", &topk_mask_, "exact per-row top-k, in place, as an additive 0/-inf mask");
+  m.def("topk_softmax", &topk_softmax, "softmax over each row's exact top-k (others 0)");
 }

@@ -1,59 +1,30 @@
 # Copyright (c) mmext contributors. All rights reserved.
 """Per-row top-k selection as an additive attention mask, with a compiled CPU kernel."""
 import functools
-import hashlib
-import logging
-import os
-import platform
-import shutil
-import sys
-import warnings
-from pathlib import Path
 from types import ModuleType
 from typing import Optional
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
-__all__ = ['topk_mask']
+from .cpp_build import load_cpu_kernel
 
-_SOURCE = Path(__file__).with_name('topk_select.cpp')
-
-
-def _cpu_tag() -> str:
-    """Short hash of the CPU's features: the kernel is built with -march=native, so a build
-    cache shared by different CPUs must not hand one CPU's binary to another."""
-    try:
-        info = Path('/proc/cpuinfo').read_text().splitlines()
-    except OSError:
-        info = []
-    flags = next((line for line in info if line.startswith(('flags', 'Features'))), '')
-    return hashlib.sha1(f'{platform.machine()} {flags}'.encode()).hexdigest()[:8]
+__all__ = ['topk_mask', 'topk_softmax', 'topk_cpu_kernel']
 
 
 @functools.lru_cache(maxsize=None)
 def _load_kernel() -> Optional[ModuleType]:
-    """Compile (once per machine, cached by torch in ``TORCH_EXTENSIONS_DIR``) and load the CPU
-    kernel; None, with a warning, when no C++ toolchain is available."""
-    # torch runs `ninja` from PATH; a venv used without activation has it beside the interpreter
-    venv_ninja = Path(sys.executable).with_name('ninja')
-    if shutil.which('ninja') is None and venv_ninja.exists():
-        os.environ['PATH'] = os.pathsep.join([str(venv_ninja.parent), os.environ.get('PATH', '')])
-    # importing cpp_extension without CUDA logs a CUDA_HOME warning that does not apply here;
-    # the user's logging level is restored afterwards
-    logger = logging.getLogger('torch.utils.cpp_extension')
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        from torch.utils.cpp_extension import load
-        return load(name=f'mmext_topk_mask_{_cpu_tag()}', sources=[str(_SOURCE)],
-                    extra_cflags=['-O3', '-march=native'], verbose=False)
-    except Exception as error:  # no compiler / ninja, read-only cache...: stay correct, slower
-        warnings.warn(f'mmext: could not build the CPU top-k kernel ({error}); k-NN attention '
-                      'falls back to torch.topk, which is about 3x slower on CPU.')
-        return None
-    finally:
-        logger.setLevel(level)
+    """The compiled CPU kernel, built on first use; None (with a warning) without a compiler."""
+    return load_cpu_kernel('topk_select.cpp',
+                           'k-NN attention falls back to torch.topk, about 3x slower on CPU')
+
+
+def _check_k(logits: Tensor, k: int) -> None:
+    num = logits.shape[-1] if logits.dim() else 0
+    if not 1 <= k <= num:
+        raise ValueError(f'k must be in [1, {num}] for logits of shape {tuple(logits.shape)}, '
+                         f'got {k}')
 
 
 def topk_mask(logits: Tensor, k: int, inplace: bool = False) -> Tensor:
@@ -76,10 +47,7 @@ def topk_mask(logits: Tensor, k: int, inplace: bool = False) -> Tensor:
     Returns:
         Tensor: Mask of the shape and dtype of ``logits``.
     """
-    num = logits.shape[-1] if logits.dim() else 0
-    if not 1 <= k <= num:
-        raise ValueError(f'k must be in [1, {num}] for logits of shape {tuple(logits.shape)}, '
-                         f'got {k}')
+    _check_k(logits, k)
     if logits.device.type == 'cpu' and logits.dtype in (torch.float32, torch.float16,
                                                         torch.bfloat16):
         kernel = _load_kernel()
@@ -92,3 +60,48 @@ def topk_mask(logits: Tensor, k: int, inplace: bool = False) -> Tensor:
     index = logits.topk(k, dim=-1, sorted=False).indices
     mask = logits if inplace else torch.empty_like(logits)
     return mask.fill_(float('-inf')).scatter_(-1, index, 0.)
+
+
+def topk_cpu_kernel(x: Tensor) -> Optional[ModuleType]:
+    """The compiled kernel when it can run on ``x`` (a float32/16 or bfloat16 CPU tensor)."""
+    if x.device.type != 'cpu' or x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        return None
+    return _load_kernel()
+
+
+class _TopkSoftmax(torch.autograd.Function):
+    """Forward in the kernel; backward is the plain softmax backward (dropped entries have
+    probability 0 and so get no gradient), which needs only the output."""
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, k: int, kernel: ModuleType) -> Tensor:
+        probs = kernel.topk_softmax(logits.float().contiguous(), k).to(logits.dtype)
+        ctx.save_for_backward(probs)
+        return probs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        probs, = ctx.saved_tensors
+        return torch._softmax_backward_data(grad, probs, -1, probs.dtype), None, None
+
+
+def topk_softmax(logits: Tensor, k: int) -> Tensor:
+    """Softmax over the ``k`` largest entries of every row; the others get probability 0.
+
+    Equal to ``(logits + topk_mask(logits, k)).softmax(-1)`` with the selection made without
+    gradient. On CPU the compiled kernel selects and normalises each row in one pass (no mask
+    tensor); elsewhere (or without a compiler) it is that expression.
+
+    Args:
+        logits (Tensor): Scores ``(..., M)``.
+        k (int): Entries kept per row, ``1 <= k <= M``.
+
+    Returns:
+        Tensor: Probabilities of the shape and dtype of ``logits``.
+    """
+    _check_k(logits, k)
+    kernel = topk_cpu_kernel(logits)
+    if kernel is not None:
+        return _TopkSoftmax.apply(logits, k, kernel)
+    return (logits + topk_mask(logits.detach(), k)).softmax(-1)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmext.ops import topk_mask
+from mmext.ops import topk_mask, topk_softmax
 import mmext.ops.topk_select as topk_select
 
 
@@ -101,3 +101,27 @@ def test_inplace(fast, monkeypatch):
     assert torch.equal(topk_mask(y, 5), expected) and torch.equal(y, x)  # not touched
     out = topk_mask(y, 5, inplace=True)
     assert out.data_ptr() == y.data_ptr() and torch.equal(y, expected)
+
+
+@pytest.mark.parametrize('shape,k', [((2, 3, 7, 9), 4), ((5, 197), 100), ((4, 31), 1),
+                                     ((4, 31), 31)])
+def test_topk_softmax_matches_masked_softmax(shape, k):
+    x = torch.randn(shape, requires_grad=True)
+    probs = topk_softmax(x, k)
+    ref = (x + reference(x.detach(), k)).softmax(-1)
+    torch.testing.assert_close(probs, ref)
+    assert ((probs > 0).sum(-1) == k).all()
+    grad = torch.randn(shape)
+    torch.testing.assert_close(
+        torch.autograd.grad(probs, x, grad)[0], torch.autograd.grad(ref, x, grad)[0])
+
+
+def test_topk_softmax_ties_and_fallback(monkeypatch):
+    x = torch.tensor([[1., 2., 2., 2., 0.]])
+    assert torch.equal(topk_softmax(x, 2), torch.tensor([[0., .5, .5, 0., 0.]]))
+    x = torch.randn(3, 40)
+    fast = topk_softmax(x, 9)
+    monkeypatch.setattr(topk_select, '_load_kernel', lambda: None)
+    torch.testing.assert_close(topk_softmax(x, 9), fast)
+    with pytest.raises(ValueError, match=r'k must be in \[1, 40\]'):
+        topk_softmax(x, 41)

@@ -1,9 +1,13 @@
 # Copyright (c) mmext contributors. All rights reserved.
-"""Time and peak memory of mmext attention kernels against simple references.
+"""Time and peak memory of mmext attention kernels against the official algorithms.
 
 Every case runs forward + backward of ``ours`` and of a baseline on the same random inputs
-and prints a markdown table: median time per forward+backward and peak memory, on CPU and on
-CUDA when available (the device is a column).
+and prints a markdown table: median time per forward+backward and peak memory, at 1 CPU thread
+and at all cores (``--threads``), on CPU and on CUDA when available (the device is a column).
+The baselines re-implement the official code step by step (DilateFormer's unfold + matmul,
+ELSA's unfold path, KVT's topk + scatter on the full logits; see ``official_*`` below), plus
+dense SDPA for k-NN attention. The machine's load average is printed before and after, as
+timings on a shared machine depend on it.
 
 Peak memory:
 - CUDA: ``torch.cuda.max_memory_allocated`` during one forward+backward, minus the memory
@@ -14,13 +18,12 @@ Peak memory:
   (``/proc/self/clear_refs``) and reports peak RSS (``VmHWM``) minus the resident size at that
   moment (Linux only).
 
-Add a case by appending a :class:`Case` to ``CASES`` (the ELSA helper adds ``elsa`` here
-with ``elsa_reference`` from tests/test_models/test_layers/test_elsa.py).
+Add a case by appending a :class:`Case` to ``CASES``.
 
 Usage::
 
-    python tools/analysis/benchmark_attention.py                 # all cases
-    python tools/analysis/benchmark_attention.py --cases msda-56 --repeat 5 --device cpu
+    python tools/analysis/benchmark_attention.py                 # all cases, 1 thread and all
+    python tools/analysis/benchmark_attention.py --cases msda-56 --repeat 5 --threads 1 2
     python tools/analysis/benchmark_attention.py --complexity    # params / FLOPs of the models
 """
 import argparse
@@ -30,22 +33,15 @@ import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parents[2]
-# the simple references live in the test modules (imported the way pytest imports them)
-sys.path.insert(0, str(REPO / 'tests' / 'test_models' / 'test_layers'))
-
 from mmext.models.layers.elsa import elsa_aggregate  # noqa: E402
 from mmext.models.layers.knn_attention import knn_attention  # noqa: E402
 from mmext.models.layers.msda import multi_scale_dilated_attention  # noqa: E402
 from mmext.utils import seconds_per_call  # noqa: E402
-from test_elsa import elsa_reference  # noqa: E402
-from test_msda import msda_reference  # noqa: E402
 
 
 @dataclass
@@ -78,24 +74,89 @@ def _randn(*shape: int) -> Callable:
     return make
 
 
-def _msda(q, k, v):
-    return multi_scale_dilated_attention(q, k, v, 3, (1, 2, 3))
+# --- Baselines that follow the official code step by step (re-written here; the official
+# modules need timm / CUDA extensions and are not installed). Each takes the tensors of our
+# layer's interface and returns the layout the official module hands to its output projection.
+
+def official_msda(q, k, v, kernel_size: int = 3, dilations: Sequence[int] = (1, 2, 3)):
+    """DilateFormer's MultiDilatelocalAttention core (JIAOJIAYUASD/dilateformer): per dilation
+    group, ``nn.Unfold`` of K and V, ``(q @ k) * scale``, softmax over the k*k neighbours,
+    ``attn @ v``, each group written into a ``(groups, B, H, W, C/groups)`` buffer, then
+    permuted to ``(B, H, W, C)``.
+
+    q, k, v: ``(B, heads, d, H, W)``, q unscaled. The official code writes the groups into a
+    view of its input (which autograd saved for the qkv conv, so its backward raises); a fresh
+    buffer is used here, one copy more than the official forward, none less.
+    """
+    B, heads, d, H, W = q.shape
+    G = len(dilations)
+    hg, K, N = heads // G, kernel_size**2, H * W
+    scale = d**-0.5
+    out = q.new_empty(G, B, H, W, hg * d)
+    for i, r in enumerate(dilations):
+        unfold = torch.nn.Unfold(kernel_size, r, r * (kernel_size - 1) // 2, 1)
+        group = slice(i * hg, (i + 1) * hg)
+        qi, ki, vi = (t[:, group].reshape(B, hg * d, H, W) for t in (q, k, v))
+        qi = qi.reshape(B, hg, d, 1, N).permute(0, 1, 4, 3, 2)  # (B, h, N, 1, d)
+        ki = unfold(ki).reshape(B, hg, d, K, N).permute(0, 1, 4, 2, 3)  # (B, h, N, d, K)
+        attn = ((qi @ ki) * scale).softmax(dim=-1)  # (B, h, N, 1, K)
+        vi = unfold(vi).reshape(B, hg, d, K, N).permute(0, 1, 4, 3, 2)  # (B, h, N, K, d)
+        out[i] = (attn @ vi).transpose(1, 2).reshape(B, H, W, hg * d)
+    return out.permute(1, 2, 3, 0, 4).reshape(B, H, W, heads * d)
 
 
-def _msda_ref(q, k, v):
-    return msda_reference(q, k, v, 3, (1, 2, 3))
+def ours_msda(q, k, v, kernel_size: int = 3, dilations: Sequence[int] = (1, 2, 3)):
+    """Our MSDA on the same inputs, called and laid out as :class:`MultiScaleDilatedAttention`
+    does."""
+    B, heads, d, H, W = q.shape
+    out = multi_scale_dilated_attention(q, k, v, kernel_size, dilations, scale=d**-0.5)
+    return out.reshape(B, heads * d, H, W).permute(0, 2, 3, 1)
 
 
-def _knn_half(q, k, v):
-    return knn_attention(q, k, v, topk=0.5)
+def official_elsa(v, attn, ghost_add, kernel_size: int = 7, dilation: int = 1):
+    """ELSA's CPU path (damo-cv/ELSA ``elsa_op`` without CUDA) with ``lam=0, gamma=1`` as in
+    ELSA-Swin: the ghost head expanded to ``(B*G, Cg, k, k)`` (the multiplicative one all
+    ones), ``unfold`` of the values, per-pixel filters ``mul * attn + add`` and their sum.
+
+    v ``(B, G, Cg, H, W)``, attn ``(B, G, k*k, H, W)``, ghost_add ``(G, Cg, k*k)``.
+    """
+    B, G, Cg, H, W = v.shape
+    ks, K = kernel_size, kernel_size**2
+    gh_mul = torch.ones(B * G, Cg, ks, ks, device=v.device)
+    gh_add = ghost_add.reshape(1, G * Cg, ks, ks).expand(B, -1, -1, -1).reshape(
+        B * G, Cg, ks, ks)
+    features = F.unfold(v.reshape(B * G, Cg, H, W), ks, dilation=dilation,
+                        padding=ks // 2 * dilation).reshape(B * G, Cg, K, H * W)
+    filters = (gh_mul.reshape(B * G, Cg, K, 1) * attn.reshape(B * G, 1, K, H * W) +
+               gh_add.reshape(B * G, Cg, K, 1))
+    return (features * filters).sum(2).reshape(B, G, Cg, H, W)
 
 
-def _knn_100(q, k, v):
-    return knn_attention(q, k, v, topk=100)
+def ours_elsa(v, attn, ghost_add, kernel_size: int = 7, dilation: int = 1):
+    return elsa_aggregate(v, attn, None, ghost_add, kernel_size, dilation)
 
 
-def _dense(q, k, v):
-    return F.scaled_dot_product_attention(q, k, v)
+def official_knn(q, k, v, topk: int = 100):
+    """KVT's kNNAttention core (damo-cv/KVT): full logits, ``torch.topk`` indices scattered into
+    a 0/1 mask, ``torch.where`` to ``-inf``, softmax, ``attn @ v``, heads merged."""
+    B, h, N, d = q.shape
+    attn = (q @ k.transpose(-2, -1)) * d**-0.5
+    mask = torch.zeros(B, h, N, N, device=q.device, requires_grad=False)
+    index = torch.topk(attn, k=topk, dim=-1, largest=True)[1]
+    mask.scatter_(-1, index, 1.)
+    attn = torch.where(mask > 0, attn, torch.full_like(attn, float('-inf')))
+    attn = attn.softmax(dim=-1)
+    return (attn @ v).transpose(1, 2).reshape(B, N, h * d)
+
+
+def ours_knn(q, k, v, topk: int = 100):
+    B, h, N, d = q.shape
+    return knn_attention(q, k, v, topk).transpose(1, 2).reshape(B, N, h * d)
+
+
+def dense_sdpa(q, k, v):
+    B, h, N, d = q.shape
+    return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, N, h * d)
 
 
 def _elsa_inputs(B: int, G: int, Cg: int, H: int, W: int, k: int) -> Callable:
@@ -112,27 +173,31 @@ def _elsa_inputs(B: int, G: int, Cg: int, H: int, W: int, k: int) -> Callable:
     return make
 
 
-def _elsa(v, attn, ghost_add):
-    return elsa_aggregate(v, attn, None, ghost_add, kernel_size=7)
+def _knn_half(q, k, v):
+    return ours_knn(q, k, v, topk=q.shape[-2] // 2)
 
 
-def _elsa_ref(v, attn, ghost_add):
-    return elsa_reference(v, attn, None, ghost_add, kernel_size=7)
+def _official_knn_half(q, k, v):
+    return official_knn(q, k, v, topk=q.shape[-2] // 2)
 
 
 # Shapes are the 224x224 models' stages: DilateFormer-T stage 1 (72 ch, 3 heads of 24 at
-# 56x56) and stage 2 (144 ch, 6 heads at 28x28); KVT/DeiT-S (6 heads of 64) at its own 197
-# tokens with the official k=100, and at the 28x28 / 56x56 grids with k = N / 2.
+# 56x56) and stage 2 (144 ch, 6 heads at 28x28); ELSA-Swin-T stage 1 (96 channels in 3 heads
+# of 32 at 56x56, 7x7 neighbourhood, additive ghost head: lam=0, gamma=1); KVT/DeiT-S (6 heads
+# of 64) at its own 197 tokens with the official k=100, and at the 28x28 grid with k = N / 2.
 CASES: List[Case] = [
-    Case('msda-56', '56x56', _randn(8, 3, 24, 56, 56), _msda, _msda_ref, 'unfold reference'),
-    Case('msda-28', '28x28', _randn(8, 6, 24, 28, 28), _msda, _msda_ref, 'unfold reference'),
-    Case('knn-197', '14x14+cls, k=100', _randn(8, 6, 197, 64), _knn_100, _dense, 'dense SDPA'),
-    Case('knn-28', '28x28, k=N/2', _randn(2, 6, 784, 64), _knn_half, _dense, 'dense SDPA'),
-    Case('knn-56', '56x56, k=N/2', _randn(1, 3, 3136, 64), _knn_half, _dense, 'dense SDPA'),
-    # ELSA-Swin-T stage 1: 96 channels in 3 heads of 32 at 56x56, 7x7 neighbourhood, additive
-    # ghost head (lam=0, gamma=1 as in ELSA-Swin)
-    Case('elsa-56', '56x56, k=7', _elsa_inputs(8, 3, 32, 56, 56, 7), _elsa, _elsa_ref,
-         'unfold reference'),
+    Case('msda-56', '56x56', _randn(8, 3, 24, 56, 56), ours_msda, official_msda,
+         'official unfold + matmul'),
+    Case('msda-28', '28x28', _randn(8, 6, 24, 28, 28), ours_msda, official_msda,
+         'official unfold + matmul'),
+    Case('elsa-56', '56x56, k=7', _elsa_inputs(8, 3, 32, 56, 56, 7), ours_elsa, official_elsa,
+         'official unfold path'),
+    Case('knn-197', '14x14+cls, k=100', _randn(8, 6, 197, 64), ours_knn, official_knn,
+         'official topk + scatter'),
+    Case('knn-197-dense', '14x14+cls, k=100', _randn(8, 6, 197, 64), ours_knn, dense_sdpa,
+         'dense SDPA'),
+    Case('knn-28', '28x28, k=N/2', _randn(2, 6, 784, 64), _knn_half, _official_knn_half,
+         'official topk + scatter'),
 ]
 
 
@@ -146,7 +211,8 @@ def _leaf_inputs(case: Case, device: str):
 
 
 def time_ms(case: Case, device: str, repeat: int) -> Tuple[float, float]:
-    """Median wall time (ms) of one forward+backward of ``ours`` and of the baseline.
+    """Median wall time (ms) of one forward+backward of ``ours`` and of the baseline, at the
+    current ``torch.get_num_threads()``.
 
     The two alternate (one warm-up each first), so that a load change on a shared machine
     affects both alike and the ratio stays meaningful.
@@ -170,7 +236,7 @@ def _status_kib(key: str) -> int:
     return int(line.split()[1])
 
 
-def peak_mib(which: str, case: Case, device: str) -> float:
+def peak_mib(which: str, case: Case, device: str, threads: int = 1) -> float:
     """Peak memory of one forward+backward in MiB (see the module docstring)."""
     if device == 'cuda':
         inputs = _leaf_inputs(case, device)
@@ -182,12 +248,13 @@ def peak_mib(which: str, case: Case, device: str) -> float:
         return (torch.cuda.max_memory_allocated() - base) / 2**20
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536', MALLOC_TRIM_THRESHOLD_='65536')
     out = subprocess.run(
-        [sys.executable, __file__, '--_rss-child', case.name, which],
+        [sys.executable, __file__, '--_rss-child', case.name, which, str(threads)],
         env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])['mib']
 
 
-def _rss_child(name: str, which: str) -> None:
+def _rss_child(name: str, which: str, threads: str = '1') -> None:
+    torch.set_num_threads(int(threads))
     case = next(c for c in CASES if c.name == name)
     inputs = _leaf_inputs(case, 'cpu')
     # One untimed pass first, so that one-time kernel / library initialisation is not counted.
@@ -202,21 +269,38 @@ def _rss_child(name: str, which: str) -> None:
     print(json.dumps({'mib': max(peak - before, 0) / 1024}))
 
 
-def run_benchmark(cases: Sequence[Case], devices: Sequence[str], repeat: int) -> str:
+def load_average() -> str:
+    """The 1 / 5 / 15-minute load average, or '?' where the OS does not tell."""
+    try:
+        return ' / '.join(f'{x:.1f}' for x in os.getloadavg())
+    except OSError:
+        return '?'
+
+
+def run_benchmark(cases: Sequence[Case], devices: Sequence[str], repeat: int,
+                  threads: Sequence[int] = (1, )) -> str:
+    """Markdown table of every case on every device, CPU cases at each thread count."""
     rows = [
-        '| case | tokens | device | ours ms | baseline | baseline ms | time ratio (ours / '
-        'baseline) | ours peak MiB | baseline peak MiB | memory ratio |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
+        '| case | tokens | device | threads | ours ms | baseline | baseline ms | time ratio '
+        '(ours / baseline) | ours peak MiB | baseline peak MiB | memory ratio |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
     ]
+    print(f'load average before: {load_average()}', flush=True)
+    print('\n'.join(rows), flush=True)
+    default_threads = torch.get_num_threads()
     for device in devices:
         for case in cases:
-            t_ours, t_base = time_ms(case, device, repeat)
-            m_ours = peak_mib('ours', case, device)
-            m_base = peak_mib('baseline', case, device)
-            rows.append(f'| {case.name} | {case.tokens} | {device} | {t_ours:.1f} | '
-                        f'{case.baseline_name} | {t_base:.1f} | {t_ours / t_base:.2f} | '
-                        f'{m_ours:.1f} | {m_base:.1f} | {m_ours / max(m_base, 1e-9):.2f} |')
-            print(rows[-1], flush=True)
+            for n in (threads if device == 'cpu' else [default_threads]):
+                torch.set_num_threads(n)
+                t_ours, t_base = time_ms(case, device, repeat)
+                m_ours = peak_mib('ours', case, device, n)
+                m_base = peak_mib('baseline', case, device, n)
+                rows.append(f'| {case.name} | {case.tokens} | {device} | {n} | {t_ours:.1f} | '
+                            f'{case.baseline_name} | {t_base:.1f} | {t_ours / t_base:.2f} | '
+                            f'{m_ours:.1f} | {m_base:.1f} | {m_ours / max(m_base, 1e-9):.2f} |')
+                print(rows[-1], flush=True)
+    torch.set_num_threads(default_threads)
+    print(f'load average after: {load_average()}', flush=True)
     return '\n'.join(rows)
 
 
@@ -287,7 +371,10 @@ def main() -> None:
     parser.add_argument('--repeat', type=int, default=3, help='timed repetitions per cell')
     parser.add_argument('--complexity', action='store_true',
                         help='print params / FLOPs of the models instead')
-    parser.add_argument('--_rss-child', nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument('--threads', type=int, nargs='+',
+                        default=sorted({1, os.cpu_count() or 1}),
+                        help='CPU thread counts to time at (default: 1 and all cores)')
+    parser.add_argument('--_rss-child', nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._rss_child:
         _rss_child(*args._rss_child)
@@ -303,8 +390,8 @@ def main() -> None:
         devices.remove('cuda')
         if not devices:
             parser.error('CUDA is not available')
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} CPU threads')
-    run_benchmark(cases, devices, args.repeat)
+    print(f'torch {torch.__version__}, {os.cpu_count()} CPU cores')
+    run_benchmark(cases, devices, args.repeat, args.threads)
 
 
 if __name__ == '__main__':

@@ -1,9 +1,9 @@
-"""Enhanced Local Self-Attention (ELSA) in plain PyTorch.
+"""Enhanced Local Self-Attention (ELSA).
 
 ELSA: Enhanced Local Self-Attention for Vision Transformer (Zhou et al., arXiv 2112.12786).
-The official code relies on a custom CUDA kernel; this module computes the same result with
-per-offset accumulation so that neither the unfolded ``k x k`` neighbourhood of the values nor the
-per-pixel filters are ever materialised.
+The official code relies on a custom CUDA kernel; this module computes the same result with a
+compiled CPU kernel or, elsewhere, per-offset accumulation in PyTorch, so that neither the unfolded
+``k x k`` neighbourhood of the values nor the per-pixel filters are ever materialised.
 """
 import math
 from typing import Optional, Tuple
@@ -15,6 +15,8 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch.autograd.function import once_differentiable
 
+from mmext.ops.cpp_build import triton_op
+from mmext.ops.elsa import elsa_cpu_kernel, fused_elsa_aggregate
 from mmext.registry import MODELS
 
 __all__ = ['ELSA', 'elsa_aggregate']
@@ -143,8 +145,11 @@ def elsa_aggregate(v: torch.Tensor,
     neighbours outside the map are zeros, so they add nothing to the output, but they still hold
     their share of the softmax mass of ``attn``; nothing is renormalised at the borders.
 
-    The additive ghost term is a depthwise convolution of ``v``; the multiplicative term is
-    accumulated offset by offset, so peak memory stays ``O(B*C*H*W)`` instead of the
+    On CPU a compiled kernel (:mod:`mmext.ops.elsa`) computes both terms in one pass per output
+    row, forward and backward; on CUDA Triton kernels (:mod:`mmext.ops.elsa_triton`) do the
+    same. The PyTorch fallback (other devices, no compiler or Triton) computes the
+    additive ghost term as a depthwise convolution of ``v`` and accumulates the multiplicative
+    term offset by offset. Either way peak memory stays ``O(B*C*H*W)`` instead of the
     ``O(k*k*B*C*H*W)`` of an unfold-based implementation.
 
     Args:
@@ -167,6 +172,13 @@ def elsa_aggregate(v: torch.Tensor,
         out = _traceable_aggregate(v, attn, ghost_mul, kernel_size, dilation)
     else:
         _check_shapes(v, attn, ghost_mul, ghost_add, kernel_size)
+        kernel = elsa_cpu_kernel(v)
+        if kernel is not None:
+            return fused_elsa_aggregate(kernel, v, attn, ghost_mul, ghost_add, kernel_size,
+                                        dilation)
+        fused_cuda = triton_op('elsa_triton', 'triton_elsa_aggregate') if v.is_cuda else None
+        if fused_cuda is not None:
+            return fused_cuda(v, attn, ghost_mul, ghost_add, kernel_size, dilation)
         out = _HadamardAggregate.apply(v, attn, ghost_mul, kernel_size, dilation)
     B, G, Cg, H, W = v.shape
     if ghost_add is not None:

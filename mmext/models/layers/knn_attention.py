@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmpretrain.models.utils import MultiheadAttention
 from torch import Tensor
 
-from mmext.ops import topk_mask
+from mmext.ops import topk_cpu_kernel, topk_mask, topk_softmax
 from mmext.registry import MODELS
 
 __all__ = ['resolve_topk', 'knn_attention', 'KNNAttention']
@@ -55,12 +55,13 @@ def knn_attention(q: Tensor,
     """Scaled dot-product attention where each query keeps only its ``topk`` largest logits.
 
     The other logits are set to ``-inf`` before the softmax. The selection is made without
-    gradient (it is piecewise constant, as in the paper), then the kept logits go through
-    ``F.scaled_dot_product_attention`` with an additive ``0 / -inf`` mask, so the fused kernel
-    does the softmax and backward and no ``N x N`` probability tensor is kept by autograd. With
+    gradient (it is piecewise constant, as in the paper). On CPU the logits are computed once
+    and :func:`mmext.ops.topk_softmax` (a compiled kernel) selects and normalises them in one
+    pass; autograd keeps the ``N x N`` probabilities. Elsewhere (or without a compiler) the kept
+    logits go through ``F.scaled_dot_product_attention`` with an additive ``0 / -inf`` mask, so
+    the fused SDPA kernel does the softmax and backward and keeps no ``N x N`` tensor. With
     ``k >= N`` the call *is* dense attention (no mask at all). Exactly ``k`` keys are kept per
-    query (ties at the threshold do not add keys); on CPU the selection is the compiled kernel of
-    :func:`mmext.ops.topk_mask`.
+    query (ties at the threshold do not add keys).
 
     Args:
         q (Tensor): Queries ``(B, h, N, d)``.
@@ -77,6 +78,14 @@ def knn_attention(q: Tensor,
     keep = resolve_topk(topk, num_keys)
     if keep >= num_keys:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
+    if topk_cpu_kernel(q) is not None:
+        # CPU: logits once, selection + softmax fused in the kernel, BLAS for the weighted sum;
+        # faster than recomputing the logits in SDPA (see configs/kvt/README.md)
+        scale = q.shape[-1]**-0.5 if scale is None else scale
+        attn = topk_softmax((q * scale) @ k.transpose(-2, -1), keep)  # (B, h, N, M)
+        if dropout_p > 0:
+            attn = F.dropout(attn, dropout_p)
+        return attn @ v
     with torch.no_grad():
         # The ranking does not depend on the (positive) scale, so it is left out here. A float
         # mask (not bool) keeps SDPA on its fused path.

@@ -118,3 +118,18 @@ def test_module_autocast_bfloat16():
     with torch.autocast('cpu', dtype=torch.bfloat16):
         out = attn(x)
     assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+
+
+def test_cpu_kernel_path_equals_masked_sdpa_path(monkeypatch):
+    # DeiT-S heads at 197 tokens with the official k=100: logits + fused top-k softmax
+    # (CPU kernel) against the masked-SDPA path used elsewhere.
+    import mmext.ops.topk_select as topk_select
+    q, k, v = _qkv((2, 6, 197, 64))
+    grad = torch.randn(2, 6, 197, 64)
+    out = knn_attention(q, k, v, 100)
+    grads = torch.autograd.grad(out, (q, k, v), grad)
+    monkeypatch.setattr(topk_select, '_load_kernel', lambda: None)
+    ref = knn_attention(q, k, v, 100)
+    torch.testing.assert_close(out, ref)
+    for a, b in zip(grads, torch.autograd.grad(ref, (q, k, v), grad)):
+        torch.testing.assert_close(a, b)

@@ -2,6 +2,9 @@ import json
 import subprocess
 import sys
 
+import pytest
+import torch
+
 
 def test_time_ms_times_ours_and_baseline(load_tool):
     tool = load_tool('analysis/benchmark_attention.py')
@@ -25,7 +28,28 @@ def test_time_ms_times_ours_and_baseline(load_tool):
 def test_rss_child_reports_peak_memory():
     out = subprocess.run(
         [sys.executable, 'tools/analysis/benchmark_attention.py', '--_rss-child', 'knn-197',
-         'ours'], check=True, capture_output=True, text=True).stdout
+         'ours', '1'], check=True, capture_output=True, text=True).stdout
     mib = json.loads(out.strip().splitlines()[-1])['mib']
     # at least the 8x6x197x197 float32 mask (7.1 MiB) is alive during the forward
     assert mib > 7
+
+
+@pytest.mark.parametrize('name', ['msda', 'elsa', 'knn'])
+def test_official_baselines_compute_our_function(load_tool, name):
+    """The baselines re-implement the official algorithms: same outputs and gradients as ours,
+    so the benchmark compares two ways of computing one function."""
+    tool = load_tool('analysis/benchmark_attention.py')
+    make = {
+        'msda': tool._randn(2, 3, 4, 7, 9),
+        'elsa': tool._elsa_inputs(2, 3, 4, 8, 7, 7),
+        'knn': tool._randn(2, 3, 11, 8)
+    }[name]
+    extra = {'knn': dict(topk=5)}.get(name, {})
+    ours, official = getattr(tool, f'ours_{name}'), getattr(tool, f'official_{name}')
+    inputs = [t.double().requires_grad_() for t in make('cpu')]
+    out, ref = ours(*inputs, **extra), official(*inputs, **extra)
+    assert out.shape == ref.shape
+    torch.testing.assert_close(out, ref)
+    grad = torch.randn_like(out)
+    for a, b in zip(torch.autograd.grad(out, inputs, grad), torch.autograd.grad(ref, inputs, grad)):
+        torch.testing.assert_close(a, b)
