@@ -9,7 +9,6 @@ train_dataloader = dict(dataset=dict(indices=20000))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=1, by_epoch=True, begin=1, end=2,
-         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=2)

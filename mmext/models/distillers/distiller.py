@@ -372,6 +372,17 @@ class Distiller(BaseModel):
         s_losses.update(d_losses)
         return s_losses
 
+    def parse_losses(self, losses: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, dict]:
+        """Sum every term as mmengine does, logging the total as ``loss`` and each term.
+
+        mmpretrain heads name their cross-entropy ``loss``, the name mmengine gives the total:
+        the student's term would overwrite the total in the logs (and the README curves would
+        show cross-entropy only). It is logged as ``loss_student`` instead.
+        """
+        renamed = {('loss_student' if key == 'loss' else key): value
+                   for key, value in losses.items()}
+        return super().parse_losses(renamed)
+
     def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
                 mode: str = 'tensor'):
         """``loss`` adds distillation; ``predict`` and ``tensor`` run the student only."""
