@@ -19,7 +19,8 @@ import mmext  # noqa: F401  (registers every mmext part)
 from mmext.engine import setup_cpu_distributed, shutdown_distributed
 from mmext.engine.checkpoint_loader import CheckpointError, check_checkpoint_matches
 from mmext.utils import (ConfigError, build_runner, check_data_roots, exit_on_user_error,
-                         load_config, parse_tool_args, set_work_dir)
+                         load_config, parse_tool_args, set_work_dir,
+                         silence_known_warnings)
 
 
 def parse_args(argv=None):
@@ -66,6 +67,7 @@ def enable_visualization(cfg, args):
 
 
 def main(argv=None):
+    silence_known_warnings()
     args = parse_args(argv)
     with exit_on_user_error(args.traceback):
         cfg = load_config(args.config, args.cfg_options)

@@ -4,9 +4,11 @@
                                  [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
                                  [--traceback]
 
-Every run gets two hooks unless its config already names them: mmext.CheckInvalidLossHook
-(stop at the first nan / inf loss, naming the iteration and the terms, before anything is saved)
-and mmext.RankAverageLossHook (multi-process runs log losses averaged over ranks).
+Every run gets three hooks unless its config already names them: mmext.CheckInvalidLossHook
+(stop at the first nan / inf loss, naming the iteration and the terms, before anything is saved),
+mmext.RankAverageLossHook (multi-process runs log losses averaged over ranks) and
+mmext.EpochSeedHook (every epoch's random numbers depend on the seed and the epoch only, so a
+resumed run ends with the same weights as an uninterrupted one).
 """
 import argparse
 import sys
@@ -14,7 +16,8 @@ import sys
 import mmext  # noqa: F401  (registers every mmext part)
 from mmext.engine import setup_cpu_distributed, shutdown_distributed
 from mmext.utils import (ConfigError, build_runner, check_data_roots, drop_schedulers_after_run,
-                         exit_on_user_error, load_config, parse_tool_args, set_work_dir)
+                         exit_on_user_error, load_config, parse_tool_args, set_work_dir,
+                         silence_known_warnings)
 
 
 def parse_args(argv=None):
@@ -77,7 +80,7 @@ def merge_args(cfg, args):
 
 # hooks every training run gets (a config may set its own with other arguments)
 DEFAULT_HOOKS = [dict(type='mmext.CheckInvalidLossHook', interval=1),
-                 dict(type='mmext.RankAverageLossHook')]
+                 dict(type='mmext.RankAverageLossHook'), dict(type='mmext.EpochSeedHook')]
 
 
 def add_default_hooks(cfg):
@@ -88,6 +91,7 @@ def add_default_hooks(cfg):
 
 
 def main(argv=None):
+    silence_known_warnings()
     args = parse_args(argv)
     with exit_on_user_error(args.traceback):
         cfg = merge_args(load_config(args.config, args.cfg_options), args)

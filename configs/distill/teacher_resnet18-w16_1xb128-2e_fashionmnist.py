@@ -3,6 +3,7 @@
 # (CPU budget). Train it first:
 #   python tools/train.py configs/distill/teacher_resnet18-w16_1xb128-2e_fashionmnist.py \
 #       --work-dir work_dirs/distill_teacher_fashionmnist
+# (or teacher and student in one command: python tools/train_distill.py DISTILL_CONFIG)
 _base_ = ['../baselines/resnet18-w16_1xb128-3e_fashionmnist.py']
 
 train_dataloader = dict(dataset=dict(indices=20000))

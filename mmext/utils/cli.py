@@ -175,12 +175,15 @@ def drop_schedulers_after_run(cfg: Config) -> List[str]:
 
 
 def build_runner(cfg: Config):
-    """The config's own runner type if it names one, else mmengine's Runner."""
+    """The config's own runner type if it names one, else mmengine's Runner; its logger drops
+    mmengine's known deprecation notices."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+
+    from .quiet import silence_known_warnings
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    silence_known_warnings(runner.logger)
+    return runner
 
 
 def _datasets(cfg: Config, loaders: Iterable[str]):
