@@ -14,12 +14,13 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # data_root folder name -> command that prepares it (tools/prepare_data.sh prepares both)
 DATA_PREPARERS = {
-    'fashion_mnist': ('bash tools/prepare_data.sh\n(or only this set: '
-                      'python tools/dataset_converters/fashion_mnist.py --out DATA_ROOT)'),
-    'nuclei': ('bash tools/prepare_data.sh\n(or only this set: pip download --no-deps '
-               'stardist==0.9.2 -d data/downloads && python tools/dataset_converters/nuclei.py '
+    'fashion_mnist': ('bash TOOLS/prepare_data.sh\n(or only this set: '
+                      'python TOOLS/dataset_converters/fashion_mnist.py --out DATA_ROOT)'),
+    'nuclei': ('bash TOOLS/prepare_data.sh\n(or only this set: pip download --no-deps '
+               'stardist==0.9.2 -d data/downloads && python TOOLS/dataset_converters/nuclei.py '
                '--out DATA_ROOT)'),
 }
 # files a dataset type reads from data_root, for the ones without an ann_file (mmpretrain's
@@ -85,28 +86,38 @@ def set_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> None
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
+def _innermost_frame(err: BaseException):
+    """The frame that raised ``err`` (None without a traceback)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame if tb is not None else None
+
+
 def _raised_by_mmext(err: BaseException) -> bool:
     """Whether ``err`` (or an error it was raised from) comes from a frame of mmext or tools/."""
-    roots = (osp.dirname(osp.dirname(osp.abspath(__file__))),
-             osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools'))
+    roots = (osp.join(REPO_ROOT, 'mmext', ''), osp.join(REPO_ROOT, 'tools', ''))
     seen = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
-        tb = err.__traceback__
-        while tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-        if tb is not None and osp.abspath(tb.tb_frame.f_code.co_filename).startswith(roots):
+        frame = _innermost_frame(err)
+        if frame is not None and osp.abspath(frame.f_code.co_filename).startswith(roots):
             return True
         err = err.__cause__ or err.__context__
     return False
+
+
+# a config key the built class does not take, or a required one it lacks
+_BAD_ARGUMENT = re.compile(r'unexpected keyword argument|missing \d+ required')
 
 
 def user_error_message(err: BaseException) -> Optional[str]:
     """The one-line message for an error the user can fix, or None for a bug.
 
     User errors: :class:`ConfigError`, an unknown ``type``, a missing file, mmengine's duplicate
-    keys among ``_base_`` files, and a ``ValueError`` / ``TypeError`` raised by mmext's own
-    validation (a config value out of range, a wrong module path).
+    keys among ``_base_`` files, a ``ValueError`` / ``TypeError`` raised by mmext's own
+    validation (a config value out of range, a wrong module path), a diverged run, and a config
+    dict with a key its class does not take.
     """
     if isinstance(err, ConfigError):
         return str(err)
@@ -122,6 +133,10 @@ def user_error_message(err: BaseException) -> Optional[str]:
         return str(err)
     if isinstance(err, USER_ERROR_TYPES) and _raised_by_mmext(err):
         return str(err)
+    frame = _innermost_frame(err)
+    if isinstance(err, TypeError) and _BAD_ARGUMENT.search(str(err)) and frame is not None \
+            and frame.f_code.co_name == 'build_from_cfg':
+        return f'{err} (check the keys of that config dict)'
     return None
 
 
@@ -226,7 +241,11 @@ def check_data_roots(cfg: Config, loaders: Iterable[str]) -> None:
         if missing:
             root = os.path.normpath(ds.get('data_root') or '')
             hint = DATA_PREPARERS.get(os.path.basename(root))
-            how = (f'Prepare it with:\n    {hint.replace("DATA_ROOT", root)}' if hint else
+            tools = osp.relpath(osp.join(REPO_ROOT, 'tools'))
+            if tools.startswith('..'):  # run from outside the checkout: an absolute path
+                tools = osp.join(REPO_ROOT, 'tools')
+            hint = hint and hint.replace('DATA_ROOT', root).replace('TOOLS', tools)
+            how = (f'Prepare it with:\n    {hint}' if hint else
                    'Point the config at the data with --cfg-options '
                    f'{missing[0]}=PATH or prepare the dataset as its README says.')
             raise ConfigError(f'Dataset path "{missing[1]}" ({missing[0]}) is missing or empty. '

@@ -24,7 +24,6 @@ def local_configs():
     for path in sorted((REPO / 'configs').rglob('*.py')):
         if '_base_' in path.parts:
             continue
-        text = path.read_text()
         if 'fashionmnist' in path.name or 'nuclei' in path.name:
             yield str(path.relative_to(REPO))
 
@@ -67,6 +66,9 @@ def lr_curve(cfg: Config, epoch_length: int):
 def full_epoch_length(cfg: Config) -> int:
     loader = cfg.train_dataloader
     size = next(n for name, n in TRAIN_SIZES.items() if name in str(loader.dataset))
+    indices = loader.dataset.get('indices')
+    if isinstance(indices, int):
+        size = indices
     return math.ceil(size / loader.batch_size)
 
 

@@ -23,10 +23,11 @@ def checkout(tmp_path):
     python = bin_dir / 'python'
     python.write_text(RECORDER)
     python.chmod(0o755)
-    # srun stand-in: run the command it was given (the arguments after its own options)
+    # srun stand-in: run the command it was given (from the first executable argument on)
     fake_srun = tmp_path / 'fakebin' / 'srun'
     fake_srun.parent.mkdir()
-    fake_srun.write_text('#!/usr/bin/env bash\nwhile [[ "$1" == -* ]]; do shift; done\n"$@"\n')
+    fake_srun.write_text(
+        '#!/usr/bin/env bash\nwhile [ $# -gt 0 ] && ! [ -x "$1" ]; do shift; done\n"$@"\n')
     fake_srun.chmod(0o755)
     return tmp_path
 

@@ -68,6 +68,10 @@ def test_user_errors_print_one_message_and_bugs_keep_their_traceback(monkeypatch
     with pytest.raises(SystemExit, match='error: .*no_such.pth'):  # a bad path, from anywhere
         with exit_on_user_error():
             open('no_such.pth')
+    from mmext.registry import MODELS
+    with pytest.raises(SystemExit, match="unexpected keyword argument 'temprature'"):
+        with exit_on_user_error():  # a misspelt config key
+            MODELS.build(dict(type='mmext.NKDLoss', temprature=1.0))
     with pytest.raises(ValueError, match='invalid literal'):  # not ours: a bug, traceback kept
         with exit_on_user_error():
             int('x')

@@ -2,7 +2,6 @@
 import functools
 from typing import Optional
 
-from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.runner.utils import set_random_seed
 
@@ -44,9 +43,8 @@ class EpochSeedHook(Hook):
 
     def before_train_epoch(self, runner) -> None:
         seed = epoch_seed(runner.seed, runner.epoch)
-        if (runner._randomness_cfg or {}).get('diff_rank_seed', False):
-            seed += get_rank()
-        set_random_seed(seed)
+        set_random_seed(
+            seed, diff_rank_seed=(runner._randomness_cfg or {}).get('diff_rank_seed', False))
         loader = runner.train_dataloader
         init_fn: Optional[functools.partial] = getattr(loader, 'worker_init_fn', None)
         if loader.num_workers == 0 or not isinstance(init_fn, functools.partial) \
