@@ -1,12 +1,12 @@
 # StarDist nuclei tiles as semantic segmentation (background / nucleus), prepared by
 # `python tools/dataset_converters/nuclei.py` into data/nuclei (128x128 tiles, 0/1 masks).
-import os
-
-# MMEXT_DATA: the folder holding fashion_mnist/ and nuclei/ (default: data/ of this checkout,
-# found from this file's location), so that runs work from any working directory.
-data_dir = os.environ.get('MMEXT_DATA') or os.path.abspath('{{fileDirname}}/../../../data')
+# MMEXT_DATA: the folder holding fashion_mnist/ and nuclei/; by default data/ of this checkout,
+# found from this file's location, so that runs work from any working directory.
+data_dir = '{{$MMEXT_DATA:checkout}}'
+if data_dir == 'checkout':
+    data_dir = '{{fileDirname}}'.rsplit('/', 3)[0] + '/data'
 dataset_type = 'BaseSegDataset'
-data_root = os.path.join(data_dir, 'nuclei')
+data_root = data_dir + '/nuclei'
 metainfo = dict(classes=('background', 'nucleus'), palette=[[0, 0, 0], [220, 20, 60]])
 crop_size = (128, 128)
 # normalisation of the 8-bit tiles and padding to the tile size; models use it as
