@@ -42,7 +42,8 @@ class CheckInvalidLossHook(MMDetCheckInvalidLossHook):
                          outputs: Optional[dict] = None) -> None:
         if not outputs or not self.every_n_train_iters(runner, self.interval):
             return
-        terms = {key: float(value) for key, value in outputs.items()
+        terms = {key: float(value.detach() if isinstance(value, torch.Tensor) else value)
+                 for key, value in outputs.items()
                  if 'loss' in key and isinstance(value, (torch.Tensor, float, int))}
         bad = [key for key, value in terms.items() if not math.isfinite(value)]
         if bad:

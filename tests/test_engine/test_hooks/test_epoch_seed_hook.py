@@ -21,7 +21,8 @@ def options(data_root, epochs, name):
             'train_dataloader.batch_size=16', 'train_dataloader.dataset.indices=64',
             f'train_dataloader.dataset.data_root={data_root}', 'train_dataloader.num_workers=1',
             'train_dataloader.persistent_workers=True', 'randomness.seed=3',
-            'randomness.deterministic=True', 'default_hooks.checkpoint.interval=1']
+            'randomness.deterministic=True', 'default_hooks.checkpoint.interval=1',
+            'default_hooks.checkpoint.max_keep_ckpts=3']
 
 
 def weights(path):
