@@ -57,12 +57,9 @@ def main(argv=None):
         train.main(teacher_argv + (['--traceback'] if args.traceback else []))
         ckpt = last_checkpoint(work_dir)
     print(f'Training the student of {args.config} with the teacher {ckpt}')
-    student_argv = [args.config] + rest + (['--traceback'] if args.traceback else [])
-    if '--cfg-options' in student_argv:
-        student_argv.insert(student_argv.index('--cfg-options') + 1, f'model.teacher_ckpt={ckpt}')
-    else:
-        student_argv += ['--cfg-options', f'model.teacher_ckpt={ckpt}']
-    train.main(student_argv)
+    # a second --cfg-options adds to (and overrides) the first
+    train.main([args.config, *rest, *(['--traceback'] if args.traceback else []),
+                '--cfg-options', f'model.teacher_ckpt={ckpt}'])
 
 
 if __name__ == '__main__':
