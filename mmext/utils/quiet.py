@@ -17,7 +17,8 @@ THIRD_PARTY_WARNINGS = [
 ]
 # log records of mmengine's own deprecation notices, printed through its logger
 THIRD_PARTY_LOG_MESSAGES = re.compile(
-    r'"(FileClient|file_client_args)" will be deprecated in future')
+    r'"(FileClient|file_client_args)" will be deprecated in future'
+    r'|"HardDiskBackend" is the alias of "LocalBackend"')
 
 
 class _DropKnownMessages(logging.Filter):

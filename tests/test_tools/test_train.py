@@ -210,7 +210,8 @@ def test_unreadable_checkpoint_is_named(tmp_path, tiny_fashion_mnist, eval_py):
     assert 'truncated' in str(exc.value)
 
 
-KNOWN_WARNINGS = ('pkg_resources', 'not writable', 'FileClient', 'file_client_args')
+KNOWN_WARNINGS = ('pkg_resources', 'not writable', 'FileClient', 'file_client_args',
+                  'HardDiskBackend')
 
 
 def test_diverging_run_stops_at_the_first_nan(tmp_path, tiny_fashion_mnist):
