@@ -1,6 +1,5 @@
 """tools/train_distill.py trains a missing teacher, then the student with it (tiny runs)."""
 import json
-from pathlib import Path
 
 import pytest
 
