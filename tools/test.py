@@ -1,7 +1,10 @@
 """Evaluate a checkpoint on a config's test set (classification, detection or segmentation).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl] [--show-dir DIR]
-                                           [--cfg-options k=v ...] [--launcher ...]
+                                           [--no-strict] [--cfg-options k=v ...] [--launcher ...]
+
+The checkpoint must fit the model exactly (a checkpoint of another model stops with the first
+mismatched keys); ``--no-strict`` evaluates with the matching weights only.
 
 ``--show-dir`` draws predictions through the host's own visualization hook (mmpretrain
 VisualizationHook, mmdet DetVisualizationHook, mmseg SegVisualizationHook).
@@ -10,11 +13,14 @@ import argparse
 import os.path as osp
 
 from mmengine.evaluator import DumpResults
+from mmengine.model import is_model_wrapper
 
 import mmext  # noqa: F401  (registers every mmext part)
 from mmext.engine import setup_cpu_distributed, shutdown_distributed
+from mmext.engine.checkpoint_loader import CheckpointError, check_checkpoint_matches
 from mmext.utils import (ConfigError, build_runner, check_data_roots, exit_on_user_error,
-                         load_config, parse_tool_args, set_work_dir)
+                         load_config, parse_tool_args, set_work_dir,
+                         silence_known_warnings)
 
 
 def parse_args(argv=None):
@@ -27,6 +33,9 @@ def parse_args(argv=None):
                         '(relative paths are inside the run\'s log folder)')
     parser.add_argument('--show', action='store_true', help='show predictions in a window')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds per shown image')
+    parser.add_argument('--no-strict', action='store_true',
+                        help='load the checkpoint even if some keys are missing, unexpected or '
+                        'of another shape (they are logged)')
     return parse_tool_args(parser, argv)
 
 
@@ -58,8 +67,9 @@ def enable_visualization(cfg, args):
 
 
 def main(argv=None):
+    silence_known_warnings()
     args = parse_args(argv)
-    with exit_on_user_error():
+    with exit_on_user_error(args.traceback):
         cfg = load_config(args.config, args.cfg_options)
         cfg.launcher = args.launcher
         cfg.load_from = args.checkpoint
@@ -71,6 +81,13 @@ def main(argv=None):
         check_data_roots(cfg, ['test_dataloader'])
         setup_cpu_distributed(cfg)
         runner = build_runner(cfg)
+        if not args.no_strict:
+            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+            try:
+                check_checkpoint_matches(model, args.checkpoint)
+            except CheckpointError as err:
+                raise ConfigError(f'{err} Pass --no-strict to evaluate with the matching '
+                                  'weights only.') from err
         if args.out:
             runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
         metrics = runner.test()

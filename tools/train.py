@@ -2,13 +2,22 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--auto-scale-lr]
                                  [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+                                 [--traceback]
+
+Every run gets three hooks unless its config already names them: mmext.CheckInvalidLossHook
+(stop at the first nan / inf loss, naming the iteration and the terms, before anything is saved),
+mmext.RankAverageLossHook (multi-process runs log losses averaged over ranks) and
+mmext.EpochSeedHook (every epoch's random numbers depend on the seed and the epoch only, so a
+resumed run ends with the same weights as an uninterrupted one).
 """
 import argparse
+import sys
 
 import mmext  # noqa: F401  (registers every mmext part)
 from mmext.engine import setup_cpu_distributed, shutdown_distributed
-from mmext.utils import (ConfigError, build_runner, check_data_roots, exit_on_user_error,
-                         load_config, parse_tool_args, set_work_dir)
+from mmext.utils import (ConfigError, build_runner, check_data_roots, drop_schedulers_after_run,
+                         exit_on_user_error, load_config, parse_tool_args, set_work_dir,
+                         silence_known_warnings)
 
 
 def parse_args(argv=None):
@@ -48,6 +57,10 @@ def merge_args(cfg, args):
         cfg.resume = True
         cfg.load_from = args.resume
 
+    add_default_hooks(cfg)
+    for line in drop_schedulers_after_run(cfg):
+        print(f'warning: {line}', file=sys.stderr)
+
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
 
@@ -65,9 +78,22 @@ def merge_args(cfg, args):
     return cfg
 
 
+# hooks every training run gets (a config may set its own with other arguments)
+DEFAULT_HOOKS = [dict(type='mmext.CheckInvalidLossHook', interval=1),
+                 dict(type='mmext.RankAverageLossHook'), dict(type='mmext.EpochSeedHook')]
+
+
+def add_default_hooks(cfg):
+    hooks = list(cfg.get('custom_hooks') or [])
+    named = {str(hook.get('type', '')).split('.')[-1] for hook in hooks}
+    cfg.custom_hooks = hooks + [
+        hook for hook in DEFAULT_HOOKS if hook['type'].split('.')[-1] not in named]
+
+
 def main(argv=None):
+    silence_known_warnings()
     args = parse_args(argv)
-    with exit_on_user_error():
+    with exit_on_user_error(args.traceback):
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
         loaders = ['train_dataloader'] + ([] if args.no_validate else ['val_dataloader'])
         check_data_roots(cfg, loaders)

@@ -15,7 +15,7 @@ model = dict(
 train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, convert_to_iter_based=True),
 ]
 
 # source memory: training split without augmentation, first 10k images (a cheaper memory)
@@ -24,7 +24,7 @@ source_dataloader = dict(
     num_workers=2,
     dataset=dict(
         type='FashionMNIST',
-        data_root='data/fashion_mnist',
+        data_root={{_base_.data_root}},
         split='train',
         download=False,
         pipeline=[dict(type='PackInputs')]),

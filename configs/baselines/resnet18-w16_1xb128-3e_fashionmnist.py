@@ -18,8 +18,8 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=2, by_epoch=True, begin=1, end=3,
-         convert_to_iter_based=True),
+    # no end / T_max: the decay runs to the loop's max_epochs, whatever --cfg-options sets
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=3, val_interval=1)
 val_cfg = dict()

@@ -76,8 +76,8 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs,
-         eta_min=1e-5),
+    # no end / T_max: mmengine takes the loop's max_epochs, so a shortened run decays fully
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, eta_min=1e-5),
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=4)
 default_hooks = dict(

@@ -27,7 +27,10 @@ optim_wrapper = dict(optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
                      paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=100),
+    # from iteration 100 of the 469 of a full epoch (0.2133 x 469 = 100.04) to the end; in
+    # epochs so that a shorter epoch (fewer samples) shrinks it
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=0.2133,
+         convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)
 val_cfg = dict()

@@ -41,7 +41,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(norm_decay_mult=0.))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=50, end=max_iters, by_epoch=False)
+    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=50, by_epoch=False)
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25, log_metric_by_epoch=False),

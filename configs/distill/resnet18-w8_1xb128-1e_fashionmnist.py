@@ -9,8 +9,7 @@ model = dict(
 train_dataloader = dict(dataset=dict(indices=10000))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
-    dict(type='CosineAnnealingLR', T_max=1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=1)
 default_hooks = dict(logger=dict(interval=20))

@@ -10,7 +10,6 @@ model = dict(
 train_dataloader = dict(dataset=dict(indices=None))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', T_max=4, by_epoch=True, begin=0, end=4,
-         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=4)

@@ -17,7 +17,6 @@ optim_wrapper = dict(
 train_dataloader = dict(dataset=dict(indices=20000))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', T_max=3, by_epoch=True, begin=0, end=3,
-         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=3)

@@ -33,7 +33,7 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=max_iters, eta_min=1e-5),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=50, eta_min=1e-5),
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),

@@ -30,8 +30,7 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=1, by_epoch=True, begin=1, end=2,
-         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=1)
 val_cfg = dict()

@@ -40,7 +40,10 @@ optim_wrapper = dict(
         }))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=100),
+    # from iteration 100 of the 235 of the 30k-image epoch (0.4256 x 235 = 100.02) to the end;
+    # in epochs so that a shorter epoch (fewer samples) shrinks it
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=0.4256,
+         convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)
 val_cfg = dict()

@@ -24,7 +24,7 @@ train_dataloader = dict(
 # the shared SGD schedule shortened to 200 iterations (20 of warm-up)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
-    dict(type='CosineAnnealingLR', T_max=180, by_epoch=False, begin=20, end=200),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=20),
 ]
 train_cfg = dict(max_iters=200, val_interval=200)
 default_hooks = dict(checkpoint=dict(interval=200))

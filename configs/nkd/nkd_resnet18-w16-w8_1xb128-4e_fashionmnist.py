@@ -6,6 +6,6 @@ _base_ = ['./nkd_resnet18-w16-w8_1xb128-1e_fashionmnist.py']
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
     # by epoch: KCD shortens its epochs, an iteration-based schedule would be sized wrong there
-    dict(type='CosineAnnealingLR', T_max=4, by_epoch=True, begin=0, end=4),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0),
 ]
 train_cfg = dict(max_epochs=4)

@@ -25,7 +25,9 @@ optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'head.centers': dict(decay_
 # one epoch (469 iterations) keeps the CPU run under ~8 minutes: short warm-up, then cosine
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', T_max=419, by_epoch=False, begin=50, end=469),
+    # from iteration 50 of the 469 of a full epoch (0.1067 x 469 = 50.04) to the end; in
+    # epochs so that a shorter epoch (fewer samples) shrinks it
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0.1067, convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=1)
 default_hooks = dict(

@@ -39,6 +39,6 @@ test_dataloader = val_dataloader
 # a 10-iteration warm-up instead of the shared 50: 5k images make only 40 iterations
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=10),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end={{_base_.max_epochs}},
-         eta_min=1e-5, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, eta_min=1e-5,
+         convert_to_iter_based=True),
 ]

@@ -26,6 +26,6 @@ optim_wrapper = dict(
 # 156 iterations: a 20-iteration warm-up instead of the shared 50
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=20),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end={{_base_.max_epochs}},
-         eta_min=1e-5, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, eta_min=1e-5,
+         convert_to_iter_based=True),
 ]

@@ -10,16 +10,29 @@ import os.path as osp
 import re
 import sys
 from contextlib import contextmanager
-from typing import Iterable, Iterator, List, Optional, Sequence
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
-# data_root prefix -> command that prepares it
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# data_root folder name -> command that prepares it (tools/prepare_data.sh prepares both)
 DATA_PREPARERS = {
-    'data/fashion_mnist': 'python tools/dataset_converters/fashion_mnist.py',
-    'data/nuclei': ('pip download --no-deps stardist==0.9.2 -d data/downloads && '
-                    'python tools/dataset_converters/nuclei.py'),
+    'fashion_mnist': ('bash TOOLS/prepare_data.sh\n(or only this set: '
+                      'python TOOLS/dataset_converters/fashion_mnist.py --out DATA_ROOT)'),
+    'nuclei': ('bash TOOLS/prepare_data.sh\n(or only this set: pip download --no-deps '
+               'stardist==0.9.2 -d data/downloads && python TOOLS/dataset_converters/nuclei.py '
+               '--out DATA_ROOT)'),
 }
+# files a dataset type reads from data_root, for the ones without an ann_file (mmpretrain's
+# MNIST family would otherwise advise download=True, which needs the internet)
+DATA_FILES = {
+    name: ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte',
+           't10k-labels-idx1-ubyte']
+    for name in ('MNIST', 'FashionMNIST')
+}
+# errors of these types raised by mmext's own code are user errors: config validation
+# (ValueError / TypeError) and a diverged run (mmext.CheckInvalidLossHook's FloatingPointError)
+USER_ERROR_TYPES = (ValueError, TypeError, FloatingPointError)
 
 
 class ConfigError(Exception):
@@ -57,6 +70,9 @@ def parse_tool_args(parser: argparse.ArgumentParser,
         help='job launcher')
     # torch.distributed.launch passes --local-rank / --local_rank
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--traceback', action='store_true',
+        help='show the full traceback of config and data errors (also MMEXT_TRACEBACK=1)')
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -70,30 +86,119 @@ def set_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> None
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
-@contextmanager
-def exit_on_user_error() -> Iterator[None]:
-    """Turn a :class:`ConfigError` or an unknown-``type`` error into ``sys.exit('error: ...')``.
+def _innermost_frame(err: BaseException):
+    """The frame that raised ``err`` (None without a traceback)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame if tb is not None else None
 
-    Other errors propagate with their traceback: they are bugs, not config mistakes.
+
+def _raised_by_mmext(err: BaseException) -> bool:
+    """Whether ``err`` (or an error it was raised from) comes from a frame of mmext or tools/."""
+    roots = (osp.join(REPO_ROOT, 'mmext', ''), osp.join(REPO_ROOT, 'tools', ''))
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        frame = _innermost_frame(err)
+        if frame is not None and osp.abspath(frame.f_code.co_filename).startswith(roots):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+# a config key the built class does not take, or a required one it lacks
+_BAD_ARGUMENT = re.compile(r'unexpected keyword argument|missing \d+ required')
+
+
+def user_error_message(err: BaseException) -> Optional[str]:
+    """The one-line message for an error the user can fix, or None for a bug.
+
+    User errors: :class:`ConfigError`, an unknown ``type``, a missing file, mmengine's duplicate
+    keys among ``_base_`` files, a ``ValueError`` / ``TypeError`` raised by mmext's own
+    validation (a config value out of range, a wrong module path), a diverged run, and a config
+    dict with a key its class does not take.
+    """
+    if isinstance(err, ConfigError):
+        return str(err)
+    if isinstance(err, KeyError):
+        if 'Duplicate key is not allowed among bases' in str(err):
+            return (f'{err.args[0]} Two _base_ files define the same top-level keys. A full host '
+                    'config (e.g. mmdet::retinanet/retinanet_r50_fpn_1x_coco.py) already holds a '
+                    'dataset, schedule and runtime: inherit its model base (mmdet::_base_/models/'
+                    '...) next to a dataset base instead; see README "Use mmext in your own '
+                    'project".')
+        return describe_build_error(err)
+    if isinstance(err, FileNotFoundError):
+        return str(err)
+    if isinstance(err, USER_ERROR_TYPES) and _raised_by_mmext(err):
+        return str(err)
+    frame = _innermost_frame(err)
+    if isinstance(err, TypeError) and _BAD_ARGUMENT.search(str(err)) and frame is not None \
+            and frame.f_code.co_name == 'build_from_cfg':
+        return f'{err} (check the keys of that config dict)'
+    return None
+
+
+def show_tracebacks(flag: Optional[bool] = None) -> bool:
+    """``--traceback`` if given, else the ``MMEXT_TRACEBACK`` environment variable."""
+    if flag:
+        return True
+    return os.environ.get('MMEXT_TRACEBACK', '').lower() in ('1', 'true', 'yes')
+
+
+@contextmanager
+def exit_on_user_error(traceback: Optional[bool] = None) -> Iterator[None]:
+    """Turn an error the user can fix (see :func:`user_error_message`) into
+    ``sys.exit('error: ...')``: one message, no traceback.
+
+    Other errors propagate with their traceback: they are bugs, not config mistakes. With
+    ``traceback=True`` (the tools' ``--traceback``) or ``MMEXT_TRACEBACK=1`` every error keeps
+    its traceback.
     """
     try:
         yield
-    except ConfigError as err:
-        sys.exit(f'error: {err}')
-    except KeyError as err:
-        message = describe_build_error(err)
+    except (ConfigError, KeyError, FileNotFoundError) + USER_ERROR_TYPES as err:
+        message = None if show_tracebacks(traceback) else user_error_message(err)
         if message is None:
             raise
-        sys.exit(f'error: {message}')
+        sys.exit(f'error: {message}\n(run with --traceback or MMEXT_TRACEBACK=1 for details)')
+
+
+def drop_schedulers_after_run(cfg: Config) -> List[str]:
+    """Remove parameter schedulers that would start after a shortened run has ended.
+
+    A scheduler without ``end`` runs to the end of the loop (mmengine fills it in), so a run
+    shortened with --cfg-options to fewer epochs / iterations than a scheduler's ``begin`` makes
+    mmengine fail with "end should be larger than begin". Such a scheduler would never act; it
+    is dropped and described in the returned lines.
+    """
+    loop = cfg.get('train_cfg') or {}
+    by_epoch = loop.get('by_epoch', loop.get('type', 'EpochBasedTrainLoop') !=
+                        'IterBasedTrainLoop')
+    length = loop.get('max_epochs' if by_epoch else 'max_iters')
+    schedulers = cfg.get('param_scheduler')
+    if length is None or not isinstance(schedulers, (list, tuple)):
+        return []
+    late = [s for s in schedulers if isinstance(s, dict) and 'end' not in s
+            and s.get('by_epoch', True) == by_epoch and s.get('begin', 0) >= length]
+    if late:
+        cfg.param_scheduler = [s for s in schedulers if not any(s is x for x in late)]
+    unit = 'epochs' if by_epoch else 'iterations'
+    return [f'param_scheduler {s.get("type")} begins at {s.get("begin")}, after the run\'s '
+            f'{length} {unit}: skipped' for s in late]
 
 
 def build_runner(cfg: Config):
-    """The config's own runner type if it names one, else mmengine's Runner."""
+    """The config's own runner type if it names one, else mmengine's Runner; its logger drops
+    mmengine's known deprecation notices."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+
+    from .quiet import silence_known_warnings
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    silence_known_warnings(runner.logger)
+    return runner
 
 
 def _datasets(cfg: Config, loaders: Iterable[str]):
@@ -114,23 +219,37 @@ def _datasets(cfg: Config, loaders: Iterable[str]):
                     yield key, ds
 
 
+def _missing_data(key: str, ds: dict) -> Optional[Tuple[str, str]]:
+    """(config key, path) of the first thing a dataset config needs that is not on disk."""
+    root = ds.get('data_root') or ''
+    ann = ds.get('ann_file') or ''
+    if root and (not os.path.isdir(root) or not os.listdir(root)):
+        return f'{key}.data_root', root
+    if ann and not os.path.isabs(ann) and not os.path.exists(os.path.join(root, ann)):
+        return f'{key}.ann_file', os.path.join(root, ann)
+    for name in DATA_FILES.get(str(ds.get('type', '')).split('.')[-1], []):
+        if not os.path.exists(os.path.join(root, name)):
+            return f'{key}.data_root', os.path.join(root, name)
+    return None
+
+
 def check_data_roots(cfg: Config, loaders: Iterable[str]) -> None:
-    """Fail early, naming the config key and the command to run, when a dataset is missing."""
+    """Fail early, naming the config key and the command to run, when a dataset is missing
+    (an absent or empty folder, or a file the dataset reads)."""
     for key, ds in _datasets(cfg, loaders):
-        root = ds.get('data_root') or ''
-        ann = ds.get('ann_file') or ''
-        missing = None
-        if root and not os.path.isdir(root):
-            missing = (f'{key}.data_root', root)
-        elif ann and not os.path.isabs(ann) and not os.path.exists(os.path.join(root, ann)):
-            missing = (f'{key}.ann_file', os.path.join(root, ann))
+        missing = _missing_data(key, ds)
         if missing:
-            hint = next((cmd for prefix, cmd in DATA_PREPARERS.items()
-                         if os.path.normpath(root).endswith(os.path.normpath(prefix))), None)
+            root = os.path.normpath(ds.get('data_root') or '')
+            hint = DATA_PREPARERS.get(os.path.basename(root))
+            tools = osp.relpath(osp.join(REPO_ROOT, 'tools'))
+            if tools.startswith('..'):  # run from outside the checkout: an absolute path
+                tools = osp.join(REPO_ROOT, 'tools')
+            hint = hint and hint.replace('DATA_ROOT', root).replace('TOOLS', tools)
             how = (f'Prepare it with:\n    {hint}' if hint else
                    'Point the config at the data with --cfg-options '
                    f'{missing[0]}=PATH or prepare the dataset as its README says.')
-            raise ConfigError(f'Dataset path "{missing[1]}" ({missing[0]}) does not exist. {how}')
+            raise ConfigError(f'Dataset path "{missing[1]}" ({missing[0]}) is missing or empty. '
+                              f'{how}')
 
 
 _UNKNOWN_TYPE = re.compile(r'(\S+) is not in the (\S+)::(\S+) registry')

@@ -164,3 +164,73 @@ def test_missing_fashion_mnist_names_prepare_command(tmp_path, train_py):
         train_py.main([CLS_CFG, '--work-dir', str(tmp_path), '--cfg-options',
                          f'train_dataloader.dataset.data_root={tmp_path}/data/fashion_mnist'])
     assert 'python tools/dataset_converters/fashion_mnist.py' in str(exc.value)
+
+
+def _saved_model(path, rename=None, reshape=None):
+    """A checkpoint of CLS_CFG's model, with one key renamed and one tensor of another shape."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    state = MODELS.build(Config.fromfile(CLS_CFG).model).state_dict()
+    if rename:
+        state[rename[1]] = state.pop(rename[0])
+    if reshape:
+        state[reshape] = torch.zeros(3)
+    torch.save({'state_dict': state, 'meta': {}}, path)
+    return path
+
+
+def test_test_tool_loads_strictly(tmp_path, tiny_fashion_mnist, eval_py):
+    args = ['--work-dir', str(tmp_path / 'test'), '--cfg-options', 'experiment_name=strict',
+            f'test_dataloader.dataset.data_root={tiny_fashion_mnist}', *FAST_LOADERS]
+    other = _saved_model(tmp_path / 'other.pth', rename=('head.fc.weight', 'head.linear.weight'),
+                         reshape='head.fc.bias')
+    with pytest.raises(SystemExit) as exc:
+        eval_py.main([CLS_CFG, str(other), *args])
+    message = str(exc.value)
+    assert 'does not match the model' in message and str(other) in message
+    assert 'missing in the checkpoint: head.fc.weight' in message
+    assert 'not in the model: head.linear.weight' in message
+    assert 'head.fc.bias (3,) vs model (10,)' in message and '--no-strict' in message
+    # --no-strict evaluates with the matching weights
+    metrics = eval_py.main([CLS_CFG, str(other), '--no-strict', *args])
+    assert 0.0 <= metrics['accuracy/top1'] <= 100.0
+
+
+def test_unreadable_checkpoint_is_named(tmp_path, tiny_fashion_mnist, eval_py):
+    good = _saved_model(tmp_path / 'good.pth')
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(good.read_bytes()[:good.stat().st_size // 2])
+    with pytest.raises(SystemExit) as exc:
+        eval_py.main([CLS_CFG, str(truncated), '--work-dir', str(tmp_path / 'test'),
+                      '--cfg-options', f'test_dataloader.dataset.data_root={tiny_fashion_mnist}',
+                      *FAST_LOADERS])
+    assert f'Checkpoint "{truncated}" cannot be read' in str(exc.value)
+    assert 'truncated' in str(exc.value)
+
+
+KNOWN_WARNINGS = ('pkg_resources', 'not writable', 'FileClient', 'file_client_args',
+                  'HardDiskBackend')
+
+
+def test_diverging_run_stops_at_the_first_nan(tmp_path, tiny_fashion_mnist):
+    """lr=1e6: the run stops at the first non-finite loss with one message, saves nothing, and
+    the known third-party warnings are not printed."""
+    import os
+    import subprocess
+    import sys
+    work_dir = tmp_path / 'nan'
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(Path.cwd()))
+    env.pop('MMEXT_TRACEBACK', None)
+    out = subprocess.run([
+        sys.executable, 'tools/train.py', CLS_CFG, '--work-dir', str(work_dir), '--cfg-options',
+        'optim_wrapper.optimizer.lr=1e6', *cls_options('nan', tiny_fashion_mnist, epochs=3)
+    ], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()
+    error = next(line for line in last if line.startswith('error: '))
+    assert 'non-finite loss at iteration' in error and 'loss=' in error
+    assert 'Traceback' not in out.stderr
+    assert not list(work_dir.glob('*.pth')), 'a diverged state was saved'
+    assert not [w for w in KNOWN_WARNINGS if w in out.stderr + out.stdout], out.stderr[-3000:]

@@ -1,7 +1,12 @@
 # Fashion-MNIST (28x28 grey, 10 classes, 60k train / 10k test) as prepared by
 # `python tools/dataset_converters/fashion_mnist.py` (raw IDX files under data/fashion_mnist).
+# MMEXT_DATA: the folder holding fashion_mnist/ and nuclei/; by default data/ of this checkout,
+# found from this file's location, so that runs work from any working directory.
+data_dir = '{{$MMEXT_DATA:checkout}}'
+if data_dir == 'checkout':
+    data_dir = '{{fileDirname}}'.rsplit('/', 3)[0] + '/data'
 dataset_type = 'FashionMNIST'
-data_root = 'data/fashion_mnist'
+data_root = data_dir + '/fashion_mnist'
 num_classes = 10
 
 data_preprocessor = dict(

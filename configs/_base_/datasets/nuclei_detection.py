@@ -1,8 +1,13 @@
 # StarDist nuclei tiles as COCO instances (1 class), prepared by
 # `python tools/dataset_converters/nuclei.py` into data/nuclei. Tiles are 128x128 and nuclei
 # about 23 px across: tiles are upsampled 2x so nuclei match the default anchor sizes.
+# MMEXT_DATA: the folder holding fashion_mnist/ and nuclei/; by default data/ of this checkout,
+# found from this file's location, so that runs work from any working directory.
+data_dir = '{{$MMEXT_DATA:checkout}}'
+if data_dir == 'checkout':
+    data_dir = '{{fileDirname}}'.rsplit('/', 3)[0] + '/data'
 dataset_type = 'CocoDataset'
-data_root = 'data/nuclei/'
+data_root = data_dir + '/nuclei/'
 metainfo = dict(classes=('nucleus', ), palette=[(220, 20, 60)])
 backend_args = None
 img_scale = (256, 256)

@@ -1,7 +1,12 @@
 # StarDist nuclei tiles as semantic segmentation (background / nucleus), prepared by
 # `python tools/dataset_converters/nuclei.py` into data/nuclei (128x128 tiles, 0/1 masks).
+# MMEXT_DATA: the folder holding fashion_mnist/ and nuclei/; by default data/ of this checkout,
+# found from this file's location, so that runs work from any working directory.
+data_dir = '{{$MMEXT_DATA:checkout}}'
+if data_dir == 'checkout':
+    data_dir = '{{fileDirname}}'.rsplit('/', 3)[0] + '/data'
 dataset_type = 'BaseSegDataset'
-data_root = 'data/nuclei'
+data_root = data_dir + '/nuclei'
 metainfo = dict(classes=('background', 'nucleus'), palette=[[0, 0, 0], [220, 20, 60]])
 crop_size = (128, 128)
 # normalisation of the 8-bit tiles and padding to the tile size; models use it as

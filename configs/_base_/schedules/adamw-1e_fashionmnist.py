@@ -12,7 +12,8 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=5.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, eta_min=1e-5,
+    # no end: mmengine takes the loop's max_epochs, so a shortened run decays fully
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, eta_min=1e-5,
          convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)

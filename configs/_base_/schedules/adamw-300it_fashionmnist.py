@@ -12,7 +12,8 @@ optim_wrapper = dict(
     }))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', T_max=270, by_epoch=False, begin=30, end=300),
+    # no end / T_max: the decay runs to the loop's max_iters, whatever --cfg-options sets
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=30),
 ]
 train_cfg = dict(by_epoch=False, max_iters=300, val_interval=300)
 val_cfg = dict()

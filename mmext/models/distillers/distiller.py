@@ -48,6 +48,17 @@ def model_cfg_from(cfg: Union[dict, str]) -> ConfigDict:
     return model
 
 
+def _missing_teacher_message(teacher: Union[dict, str], teacher_ckpt: str) -> str:
+    """Say which command produces a missing teacher checkpoint."""
+    msg = f'"teacher_ckpt" file not found: {teacher_ckpt}.'
+    if isinstance(teacher, str) and '::' not in teacher:
+        config = osp.relpath(osp.normpath(teacher))
+        msg += (f' Train the teacher first:\n    python tools/train.py {config} --work-dir '
+                f'{osp.dirname(teacher_ckpt) or "."}\nor train teacher and student in one '
+                'command: python tools/train_distill.py STUDENT_CONFIG')
+    return msg
+
+
 def _as_paths(paths: ModulePaths) -> List[str]:
     return [paths] if isinstance(paths, str) else list(paths)
 
@@ -241,7 +252,7 @@ class Distiller(BaseModel):
             self.teacher = MODELS.build(model_cfg_from(teacher))
             if teacher_ckpt is not None:
                 if '://' not in teacher_ckpt and not osp.isfile(teacher_ckpt):
-                    raise FileNotFoundError(f'"teacher_ckpt" file not found: {teacher_ckpt}')
+                    raise FileNotFoundError(_missing_teacher_message(teacher, teacher_ckpt))
                 load_checkpoint(
                     self.teacher, teacher_ckpt, map_location='cpu', strict=teacher_strict)
             elif not allow_untrained_teacher:
@@ -371,6 +382,17 @@ class Distiller(BaseModel):
             raise ValueError(f'distill item names {sorted(clash)} clash with student losses')
         s_losses.update(d_losses)
         return s_losses
+
+    def parse_losses(self, losses: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, dict]:
+        """Sum every term as mmengine does, logging the total as ``loss`` and each term.
+
+        mmpretrain heads name their cross-entropy ``loss``, the name mmengine gives the total:
+        the student's term would overwrite the total in the logs (and the README curves would
+        show cross-entropy only). It is logged as ``loss_student`` instead.
+        """
+        renamed = {('loss_student' if key == 'loss' else key): value
+                   for key, value in losses.items()}
+        return super().parse_losses(renamed)
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
                 mode: str = 'tensor'):

@@ -143,6 +143,27 @@ def test_loss_names_schedule_and_predict(teacher_ckpt):
     assert torch.allclose(preds[0].pred_score, expected[0].pred_score)
 
 
+def test_logged_loss_is_the_total_with_every_term(teacher_ckpt):
+    model = build(teacher_ckpt[0])
+    losses = model(*batch(), mode='loss')
+    total, log_vars = model.parse_losses(losses)
+    # the optimised total is logged as `loss`, the student's own term as `loss_student`
+    assert list(log_vars) == ['loss', 'loss_student', 'loss_nkd', 'loss_mgd']
+    assert log_vars['loss'] is total
+    assert total.item() == pytest.approx(sum(v.item() for v in losses.values()), rel=1e-6)
+    assert log_vars['loss_student'].item() == pytest.approx(losses['loss'].item())
+
+
+def test_missing_teacher_checkpoint_names_the_command(tmp_path):
+    teacher_cfg = 'configs/distill/teacher_resnet18-w16_1xb128-2e_fashionmnist.py'
+    ckpt = 'work_dirs/no_such_teacher/epoch_2.pth'
+    with pytest.raises(FileNotFoundError) as exc:
+        build(ckpt, teacher=teacher_cfg, student=teacher_cfg, distill=[NKD], input_shape=None)
+    assert (f'python tools/train.py {teacher_cfg} --work-dir work_dirs/no_such_teacher'
+            in str(exc.value))
+    assert 'tools/train_distill.py' in str(exc.value)
+
+
 def test_decay_schedule(teacher_ckpt):
     model = build(teacher_ckpt[0], distill=[dict(NKD, decay_begin=10, decay_end=20,
                                                  decay_end_factor=0.5)])
