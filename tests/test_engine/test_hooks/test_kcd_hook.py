@@ -114,3 +114,67 @@ def test_errors(tmp_path):
     runner._train_dataloader['sampler'] = dict(type='DefaultSampler', shuffle=True)
     with pytest.raises(TypeError, match='mmext.KCDSampler'):
         runner.train()
+
+
+def _official_kept_size(num, current, threshold=0.7):
+    # dzy3/KCD dataset/cifar100.py, update_dataset_mul_entropy_V2
+    drop = int(num * (1 - threshold) / 6)
+    return int(threshold * num) if current - drop < int(threshold * num) else current - drop
+
+
+@pytest.mark.parametrize('num', [50000, 50030, 70])
+def test_kept_sizes_match_official(num):
+    hook = KCDHook()
+    current = official = num
+    for _ in range(8):  # past the floor: the size stays there
+        current = hook.kept_size(num, current)
+        official = _official_kept_size(num, official)
+        assert current == official
+    assert current == int(0.7 * num)
+
+
+def _official_value(record):
+    # the official score: mean of the positive entries of the per-epoch entropy record
+    # (-1 = not seen that epoch) times (epochs seen / 40) ** 0.03
+    clipped = np.clip(record, 0.0, record.max()).sum(axis=1)
+    seen = np.where(record > 0.0, 1.0, 0.0).sum(axis=1)
+    return np.power(seen / 40.0, 0.03) * (clipped / seen)
+
+
+def test_value_over_two_condensations_matches_official():
+    from types import SimpleNamespace
+
+    from mmengine.logging import MMLogger
+
+    from mmext.datasets import KCDSampler
+    num, period = 40, 2
+    hook = KCDHook(period=period)
+    sampler = KCDSampler(list(range(num)), shuffle=False, seed=0)
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(sampler=sampler), max_epochs=10,
+                             logger=MMLogger.get_instance('kcd_test'), epoch=0)
+    hook.entropy_sum = torch.zeros(num, dtype=torch.float64)
+    hook.count = torch.zeros(num, dtype=torch.float64)
+    hook.epoch_entropy = torch.full((num, ), -1., dtype=torch.float64)
+    rng = np.random.default_rng(0)
+    record, remain = [], np.arange(num)
+    for epoch in range(2 * period):
+        runner.epoch = epoch
+        hook.before_train_epoch(runner)
+        column = -np.ones(num)
+        kept = torch.from_numpy(sampler.kept_indices)
+        entropy = torch.from_numpy(rng.uniform(0.1, 2.0, num))[kept]
+        hook.record_entropy(kept, entropy)
+        column[kept.numpy()] = entropy.numpy()
+        record.append(column)
+        hook.after_train_epoch(runner)
+        if (epoch + 1) % period == 0:
+            rec = np.stack(record, axis=1)
+            value = _official_value(rec)
+            remain = np.argsort(value)[::-1][:_official_kept_size(num, len(remain))]
+            assert np.allclose(hook.knowledge_value().numpy(), value)
+            assert sampler.kept_indices.tolist() == sorted(remain.tolist())
+    # second condensation: kept samples were seen 4 epochs, dropped ones 2, and the (n / 40) **
+    # 0.03 factor changed the ranking of the whole set (the mean entropy alone would not)
+    assert len(remain) == 36 and sorted(hook.count.unique().tolist()) == [2., 4.]
+    mean_only = np.clip(rec, 0, None).sum(1) / (rec > 0).sum(1)
+    assert sorted(np.argsort(mean_only)[::-1][:36].tolist()) != sampler.kept_indices.tolist()
