@@ -6,3 +6,17 @@ custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(type='mmext.ZenNet', arch='flops400m-se'), head=dict(in_channels=2048))
+
+# Evaluation as the official val.py: short side resized (bicubic) to ceil(320 / 0.875) = 366,
+# 320x320 centre crop, then bilinear resize to the 224 input (the official code resizes the
+# normalised batch tensor; here the crop is resized before normalisation, equal up to uint8
+# rounding).
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=366, edge='short', backend='pillow', interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=320),
+    dict(type='Resize', scale=224, interpolation='bilinear'),
+    dict(type='PackInputs'),
+]
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
