@@ -140,10 +140,11 @@ def zen_score(model: nn.Module,
                 eps = torch.randn(batch_size, *input_shape, generator=generator).to(device)
                 bn_vars.clear()
                 out = _last_output(model(x)).float()
+                variances = list(bn_vars)  # batch mode: those of the forward on x
                 out2 = _last_output(model(x + mixup_gamma * eps)).float()
                 if bn_variance == 'running':
-                    bn_vars = [m.running_var.float().mean() for m in bns]
-                log_sigma = sum(0.5 * torch.log(v).item() for v in bn_vars)
+                    variances = [m.running_var.float().mean() for m in bns]
+                log_sigma = sum(0.5 * torch.log(v).item() for v in variances)
                 delta = (out - out2).abs().flatten(1).sum(1).mean().item()
                 scores.append(math.log(delta) + log_sigma)
     finally:

@@ -86,7 +86,7 @@ def test_plain_network_strips_residuals_and_se(zen):
         for m in branch:
             ref = m(ref)
         assert torch.allclose(plain(x), torch.relu(ref))
-    assert net(torch.randn(2, 3, 16, 16))[-1].shape == (2, 16, 2, 2)
+    assert net(torch.randn(2, 3, 16, 16))[-1].shape == (2, 16, 4, 4)
 
 
 def test_batch_variance_option_matches_reference(zen):
