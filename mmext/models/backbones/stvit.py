@@ -544,8 +544,9 @@ class STViTDeiT(FrozenStagesMixin, VisionTransformer):
     ``sqrt(num_semantic_tokens)``-square grid of cluster centres that attend to themselves and
     all image tokens (:class:`SemanticTokenGeneration` with ``window=None``, residual on the
     pooled tokens; pooled by the authors' learned weighted pooling, :class:`WeightedCellPooling`,
-    or by max pooling with ``init_pool='max'``); block ``semantic_layer + 1`` adds learned global centres to them and lets
-    class + semantic tokens attend to class, semantic and image tokens (:class:`SemanticBlock`).
+    or by max pooling with ``init_pool='max'``); block ``semantic_layer + 1`` adds learned
+    global centres to them and lets class + semantic tokens attend to class, semantic and image
+    tokens (:class:`SemanticBlock`).
     From there on the image tokens are dropped and the remaining DeiT blocks see only the class
     token and the semantic tokens, which is where the FLOPs go down. The depth, widths and the
     parameter count stay those of DeiT (+ the global centres, four layer scales and the
