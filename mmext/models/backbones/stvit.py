@@ -479,7 +479,6 @@ class STViT(FrozenStagesMixin, BaseBackbone):
         freeze_modules([self.patch_embed, *stage_modules(self, range(self.frozen_stages))])
 
 
-@MODELS.register_module()
 class WeightedCellPooling(BaseModule):
     """Learned weighted pooling of a feature map to an ``s`` x ``s`` grid of tokens.
 
@@ -534,6 +533,7 @@ class WeightedCellPooling(BaseModule):
         return (x.flatten(2) * weights).sum(dim=-1).reshape(B, s * s, C)
 
 
+@MODELS.register_module()
 class STViTDeiT(FrozenStagesMixin, VisionTransformer):
     """STViT on DeiT: a plain ViT whose later blocks run on a few semantic tokens.
 

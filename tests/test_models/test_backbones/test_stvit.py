@@ -289,3 +289,8 @@ def test_deit_bad_config():
         _deit(frozen_stages=5)
     with pytest.raises(ValueError, match='"out_type"'):
         _deit(out_type='cls_token', with_cls_token=False)
+
+
+def test_registered_names():
+    from mmext.registry import MODELS
+    assert MODELS.get('STViTDeiT') is STViTDeiT and MODELS.get('STViT') is STViT
