@@ -1,7 +1,9 @@
 # AdaNPC (arXiv 2304.12566) on Fashion-MNIST: the narrow CIFAR ResNet-18 baseline trained with
 # the usual linear head (ERM) for 1 epoch; at val / test time the kNN memory is filled with
 # source (training) features by mmext.AdaNPCMemoryHook and adapted with confident test samples.
-# Hyper-parameters k=100, temperature=0.1, beta=0.1 from the official adaptation script.
+# k=100, temperature=0.1, beta=0.1: the values the official adaptation script builds AdaNPC with
+# (its runs then sweep them); official admission rule (softmax of the votes >= beta, which with
+# 10 classes admits every test sample at beta=0.1).
 _base_ = ['../baselines/resnet18-w16_1xb128-3e_fashionmnist.py']
 
 model = dict(
@@ -10,6 +12,7 @@ model = dict(
         k=100,
         temperature=0.1,
         beta=0.1,
+        admission='softmax',
         adapt=True))
 
 train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)

@@ -4,6 +4,8 @@
 # epochs, beta 0.5, zeta from the official code table (48 bits, 20 classes -> 0).
 # Retrieval protocol of the paper: queries = VOC2007 test (4,952), database = trainval (5,011),
 # mAP@5011 (= mAP@all). The val set is test + trainval concatenated, HashingMAP splits it.
+# Labels count every annotated object, difficult ones included, as the official lists do
+# (mmext.IncludeDifficultLabels; mmpretrain's VOC moves difficult-only classes aside).
 # The official code starts from ImageNet weights: set backbone.init_cfg to a local checkpoint.
 _base_ = ['mmpretrain::_base_/default_runtime.py']
 
@@ -31,12 +33,14 @@ data_preprocessor = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='mmext.IncludeDifficultLabels'),
     dict(type='Resize', scale=(448, 448)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='mmext.IncludeDifficultLabels'),
     dict(type='Resize', scale=(448, 448)),
     dict(type='PackInputs'),
 ]

@@ -20,8 +20,12 @@ model = dict(
 
 train_dataloader = dict(batch_size=256)
 max_epochs = 120
-# the shared compression SGD recipe with LBC's weight decay
-optim_wrapper = dict(optimizer=dict(weight_decay=5e-4))
+# the shared compression SGD recipe with LBC's weight decay; as the official optimizer, no decay
+# on the parameters whose name contains "bn" (the BN layers of the stem and the blocks; the
+# downsample BNs, named downsample.1 in both codes, keep it)
+optim_wrapper = dict(
+    optimizer=dict(weight_decay=5e-4),
+    paramwise_cfg=dict(custom_keys={'bn': dict(decay_mult=0.0)}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=5,
          convert_to_iter_based=True),

@@ -1,7 +1,8 @@
 # Mirror of the paper's CIFAR setting (arXiv:2211.08544, official readme): 2-bit (W2A2)
-# ResNet-20, 400 epochs, batch 128, SGD lr 0.1 for the weights and 1e-4 for the quantizer
+# ResNet-20, 400 epochs, batch 128, SGD lr 0.1 for the weights and Adam lr 1e-4 for the quantizer
 # parameters, step decay at 100/200/300, LTS with warm-up 80 epochs, 'linear-growth', distance EMA
-# 0.99. The official run starts from a full-precision checkpoint (load_from); set ``load_from``
+# 0.99. Stem, residual convs and classifier are all quantized, as in the official model. The
+# official run starts from a full-precision checkpoint (load_from); set ``load_from``
 # to one trained with the same model and plain convs.
 _base_ = [
     '../_base_/models/cifar-resnet20.py',
@@ -15,8 +16,9 @@ model = dict(
     type='mmext.CompressedModel',
     model={{_base_.model}},
     replace=[
-        dict(pattern=r'backbone\.layer\d\.\d+\.(conv[12]|downsample\.0)',
+        dict(pattern=r'backbone\.(conv1|layer\d\.\d+\.(conv[12]|downsample\.0))',
              layer=dict(type='mmext.LSQConv2d', weight_bits=2, act_bits=2)),
+        dict(pattern=r'head\.fc', layer=dict(type='mmext.LSQLinear', weight_bits=2, act_bits=2)),
     ])
 
 train_dataloader = dict(batch_size=128)

@@ -9,14 +9,16 @@ model = dict(
     backbone=dict(type='mmext.ZenNet', arch='flops400m-se', norm_cfg=dict(type='BN', eps=1e-3)),
     head=dict(in_channels=2048))
 
-# tools/test.py evaluates as the official val.py does for the released models: resize to 366
-# (PIL bicubic), centre crop 320, resize to 224 (bilinear). Validation during training keeps
-# mmpretrain's resize-256 / crop-224 pipeline.
+# Evaluation as the official val.py: short side resized (bicubic) to ceil(320 / 0.875) = 366,
+# 320x320 centre crop, then bilinear resize to the 224 input (the official code resizes the
+# normalised batch tensor; here the crop is resized before normalisation, equal up to uint8
+# rounding).
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='ResizeEdge', scale=366, edge='short', backend='pillow', interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=320),
-    dict(type='Resize', scale=(224, 224), interpolation='bilinear'),
+    dict(type='Resize', scale=224, interpolation='bilinear'),
     dict(type='PackInputs'),
 ]
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

@@ -1,4 +1,4 @@
-from . import checkpoint_loader, hooks  # noqa: F401
+from . import checkpoint_loader, hooks, optimizers  # noqa: F401
 from .cpu_distributed import (CPUDistributedDataParallel, setup_cpu_distributed,
                               shutdown_distributed)
 

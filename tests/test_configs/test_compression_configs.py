@@ -7,19 +7,21 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmext  # noqa: F401
-from mmext.models.layers import LBCConv2d, LSQConv2d, ReSTEConv2d
+from mmext.models.layers import LBCConv2d, ReSTEConv2d
 from mmext.models.layers.compression_utils import layer_report
+from mmext.models.layers.lts import _LSQMixin
 
 ROOT = Path(__file__).parents[2]
 CONFIGS = sorted(str(p.relative_to(ROOT)) for d in ('reste', 'lts', 'lbc', 'gap')
                  for p in (ROOT / 'configs' / d).glob('*.py'))
-LAYER = {'reste': ReSTEConv2d, 'lts': LSQConv2d, 'lbc': LBCConv2d}
+# LTS: every LSQ layer (convs and the classifier, as the official models quantize both)
+LAYER = {'reste': ReSTEConv2d, 'lts': _LSQMixin, 'lbc': LBCConv2d}
 # (parameters of the plain host model, compressed layers) for the paper mirrors
 EXPECTED = {
     'reste_resnet20-1w1a_1xb256-1000e_cifar10.py': (0.27e6, 18),
     'reste_resnet18-1w1a_1xb750-250e_in1k.py': (11.69e6, 16),
-    'lts_resnet18-w2a2_4xb64-100e_in1k.py': (11.69e6, 19),
-    'lts_resnet20-w2a2_1xb128-400e_cifar10.py': (0.27e6, 20),
+    'lts_resnet18-w2a2_4xb64-100e_in1k.py': (11.69e6, 21),  # stem + 19 convs + fc
+    'lts_resnet20-w2a2_1xb128-400e_cifar10.py': (0.27e6, 22),
     'lbc_resnet50-2to4_1xb256-120e_in1k.py': (25.56e6, 52),
 }
 

@@ -135,7 +135,7 @@ def test_kcd_fashionmnist_config_condenses(tmp_path, fashion_mnist_root):
     cfg = _with_random_teacher(cfg, tmp_path)
     cfg.work_dir = str(tmp_path / 'work')
     cfg.train_dataloader.update(num_workers=0, persistent_workers=False, batch_size=8)
-    cfg.train_dataloader.dataset.indices = 16
+    cfg.train_dataloader.dataset.indices = 40
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
     cfg.train_cfg = dict(by_epoch=True, max_epochs=2)
@@ -143,5 +143,6 @@ def test_kcd_fashionmnist_config_condenses(tmp_path, fashion_mnist_root):
     cfg.log_level = 'WARNING'
     runner = Runner.from_cfg(cfg)
     runner.train()
-    # 16 -> 15 after epoch 1 (5% of the set, rounded), nothing after the last epoch
-    assert len(runner.train_dataloader.sampler.kept_indices) == 15
+    # 40 -> 38 after epoch 1 (int(5% of the set), the official truncation), nothing after the
+    # last epoch
+    assert len(runner.train_dataloader.sampler.kept_indices) == 38

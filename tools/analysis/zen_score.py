@@ -1,7 +1,8 @@
 """Zen-score of any backbone config (training-free expressivity proxy of Zen-NAS).
 
     python tools/analysis/zen_score.py CONFIG [--shape H W] [--in-channels C]
-        [--batch-size 16] [--repeat 32] [--mixup-gamma 1e-2] [--seed 0] [--cfg-options ...]
+        [--batch-size 16] [--repeat 32] [--mixup-gamma 1e-2] [--seed 0]
+        [--as-built] [--bn-variance {running,batch}] [--cfg-options ...]
 
 From "Zen-NAS: A Zero-Shot NAS for High-Performance Deep Image Recognition" (Lin et al.,
 arXiv:2102.01063). With all weights drawn from N(0, 1) (norm layers reset to identity affine),
@@ -9,11 +10,20 @@ for Gaussian images x and perturbation eps,
 
     Zen = log E_x || f(x) - f(x + gamma * eps) ||_1  +  sum_i log sigma_i,
 
-where f is the backbone's last pre-pooling feature map and sigma_i is the standard deviation
-measured by the i-th BatchNorm (square root of its per-channel batch variances averaged over
-channels), which undoes the re-scaling BN applies. The score is averaged over ``--repeat``
-random initialisations. As in the paper, sigma_i is the batch statistic of the forward on x;
-the official code reads it from BN running averages instead (a momentum-blended value).
+where f is the backbone's last pre-pooling feature map and sigma_i undoes the re-scaling of the
+i-th BatchNorm: the square root of its per-channel variances averaged over channels.
+
+Official setting (idstcv/ZenNAS, the default here):
+* the score is that of the *plain* network: residual links and squeeze-excitation removed
+  (the search builds candidates with ``no_reslink=True`` and without SE). This tool knows how to
+  strip :class:`mmext.ZenResUnit` (kept: branch + ReLU) and its SE gates; other backbones are
+  scored as built, with a warning. ``--as-built`` scores every network as built.
+* sigma_i is read from BN ``running_var`` after the two forwards (momentum 0.1 blend of the
+  unbiased batch variances onto the initial 1, carried over from one repeat to the next, as the
+  official loop does not reset it). ``--bn-variance batch`` uses the biased batch variance of
+  the forward on x instead (the paper's wording; not the official arithmetic).
+The official search scores each candidate once (``repeat=1``, batch 64); its stand-alone script
+defaults to ``repeat=32``, batch 16, the defaults here.
 """
 import argparse
 import math
@@ -43,6 +53,24 @@ def gaussian_init_(model: nn.Module) -> None:
                     nn.init.zeros_(m.bias)
 
 
+def plain_network(model: nn.Module) -> int:
+    """Strip residual links and squeeze-excitation in place, as the Zen-NAS search scores.
+
+    Each :class:`mmext.ZenResUnit` becomes its branch followed by its ReLU, each SE gate an
+    identity. Returns the number of residual units stripped (0: nothing known to strip).
+    """
+    from mmext.models.backbones.zennet import ZenResUnit, _SqueezeExcite
+    stripped = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, ZenResUnit):
+                setattr(parent, name, nn.Sequential(child.branch, child.act))
+                stripped += 1
+            elif isinstance(child, _SqueezeExcite):
+                setattr(parent, name, nn.Identity())
+    return stripped
+
+
 def _last_output(out) -> torch.Tensor:
     while isinstance(out, (tuple, list)):
         out = out[-1]
@@ -54,8 +82,10 @@ def zen_score(model: nn.Module,
               batch_size: int = 16,
               repeat: int = 32,
               mixup_gamma: float = 1e-2,
-              generator: Optional[torch.Generator] = None) -> Dict[str, float]:
-    """Zen-score of ``model`` (a backbone returning a feature map or a tuple of them).
+              generator: Optional[torch.Generator] = None,
+              bn_variance: str = 'running') -> Dict[str, float]:
+    """Zen-score of ``model`` (a backbone returning a feature map or a tuple of them), scored as
+    passed (see :func:`plain_network` for the official plain network).
 
     Args:
         model (nn.Module): The network; its weights are overwritten.
@@ -64,6 +94,9 @@ def zen_score(model: nn.Module,
         repeat (int): Random initialisations averaged. Defaults to 32.
         mixup_gamma (float): Perturbation scale gamma. Defaults to 1e-2.
         generator (torch.Generator, optional): Random source. Defaults to None.
+        bn_variance (str): ``'running'`` (official: BN running variances after the two
+            forwards, running statistics reset once before the first repeat) or ``'batch'``
+            (biased batch variances of the forward on x). Defaults to ``'running'``.
 
     Returns:
         dict: ``zen_score`` (mean), ``std`` and ``scores`` (one per repeat).
@@ -72,7 +105,16 @@ def zen_score(model: nn.Module,
         raise ValueError(f'"batch_size" must be >= 2 (BN batch statistics), got {batch_size}')
     if repeat < 1:
         raise ValueError(f'"repeat" must be >= 1, got {repeat}')
+    if bn_variance not in ('running', 'batch'):
+        raise ValueError(f'"bn_variance" must be \'running\' or \'batch\', got {bn_variance!r}')
     device = next(model.parameters()).device
+    bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    if bn_variance == 'running':
+        if any(m.running_var is None for m in bns):
+            raise ValueError('bn_variance="running" needs BN layers that track running stats')
+        # the official score is taken on a freshly built network: running_var starts at 1
+        for m in bns:
+            m.reset_running_stats()
     bn_vars: List[torch.Tensor] = []
 
     def hook(mod, inputs, output):
@@ -81,8 +123,7 @@ def zen_score(model: nn.Module,
         # biased batch variance per channel, as BN normalises with
         bn_vars.append(x.detach().float().var(dim=dims, unbiased=False).mean())
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, _BatchNorm)]
+    handles = [m.register_forward_hook(hook) for m in bns] if bn_variance == 'batch' else []
     # train mode: BN normalises with batch statistics, which the correction undoes
     was_training = model.training
     model.train()
@@ -99,8 +140,11 @@ def zen_score(model: nn.Module,
                 eps = torch.randn(batch_size, *input_shape, generator=generator).to(device)
                 bn_vars.clear()
                 out = _last_output(model(x)).float()
-                log_sigma = sum(0.5 * torch.log(v).item() for v in bn_vars)
+                variances = list(bn_vars)  # batch mode: those of the forward on x
                 out2 = _last_output(model(x + mixup_gamma * eps)).float()
+                if bn_variance == 'running':
+                    variances = [m.running_var.float().mean() for m in bns]
+                log_sigma = sum(0.5 * torch.log(v).item() for v in variances)
                 delta = (out - out2).abs().flatten(1).sum(1).mean().item()
                 scores.append(math.log(delta) + log_sigma)
     finally:
@@ -130,6 +174,11 @@ def main(argv=None) -> Dict[str, float]:
     parser.add_argument('--repeat', type=int, default=32)
     parser.add_argument('--mixup-gamma', type=float, default=1e-2)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--as-built', action='store_true',
+                        help='score the network as built (default: the plain network of the '
+                        'official search, residual links and SE removed)')
+    parser.add_argument('--bn-variance', choices=['running', 'batch'], default='running',
+                        help='BN correction from running variances (official) or batch ones')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
@@ -138,9 +187,12 @@ def main(argv=None) -> Dict[str, float]:
     in_channels = args.in_channels or cfg.model.get('backbone', cfg.model).get('in_channels', 3)
     torch.manual_seed(args.seed)
     model = build_backbone(cfg)
+    if not args.as_built and plain_network(model) == 0:
+        print('warning: no residual unit known to strip in this backbone (only mmext.ZenResUnit '
+              'is); scoring it as built')
     gen = torch.Generator().manual_seed(args.seed)
     result = zen_score(model, (in_channels, height, width), args.batch_size, args.repeat,
-                       args.mixup_gamma, gen)
+                       args.mixup_gamma, gen, args.bn_variance)
     n = sum(p.numel() for p in model.parameters())
     print('| config | input | backbone params | Zen-score (mean +- std) |\n'
           '| --- | --- | --- | --- |\n'

@@ -1,1 +1,2 @@
 from .domain_shift import *  # noqa: F401,F403
+from .voc_labels import *  # noqa: F401,F403

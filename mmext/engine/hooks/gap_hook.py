@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 from mmext.models.layers.compression_utils import match_layers, unwrap_model
 from mmext.registry import HOOKS
 
-__all__ = ['GaPHook', 'magnitude_mask']
+__all__ = ['GaPHook', 'magnitude_mask', 'random_mask']
 
 
 def magnitude_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
@@ -18,6 +18,16 @@ def magnitude_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
     mask = torch.zeros(numel, dtype=torch.bool, device=weight.device)
     if keep > 0:
         mask[weight.detach().abs().flatten().topk(keep).indices] = True
+    return mask.view_as(weight)
+
+
+def random_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
+    """Keep ``int(numel * (1 - sparsity))`` entries of ``weight`` chosen uniformly at random (the
+    official GaP initial mask), drawn from the global torch generator."""
+    numel = weight.numel()
+    keep = int(numel * (1 - sparsity))
+    mask = torch.zeros(numel, dtype=torch.bool, device=weight.device)
+    mask[torch.randperm(numel)[:keep].to(weight.device)] = True
     return mask.view_as(weight)
 
 
@@ -32,7 +42,11 @@ class GaPHook(Hook):
     turn ends it is pruned back to ``sparsity`` by weight magnitude. From ``end`` on every
     partition is sparse and the masks are fixed (fine-tuning). Masks are re-applied after every
     optimizer step, so pruned weights are exactly zero in the trained checkpoint and the host
-    model needs no change.
+    model needs no change. The sparse partitions start from random masks, as in the official
+    code (boone891214/GaP, ``--retrain-mask-pattern=random``: ``int(numel * (1 - sparsity))``
+    weights kept per layer, uniformly at random); ``init_mask='magnitude'`` starts from the
+    largest-magnitude weights of the initial model instead (our variant, not official: at a
+    random initialisation it is another random mask, biased towards larger initial weights).
 
     Args:
         partitions (list[str | list[str]]): One entry per partition: regular expressions
@@ -44,6 +58,8 @@ class GaPHook(Hook):
         end (int, optional): Epoch (or iteration) after which every partition stays pruned;
             None ends GaP one ``interval`` before the end of training. Defaults to None.
         by_epoch (bool): Whether ``interval`` and ``end`` count epochs. Defaults to True.
+        init_mask (str): Initial mask of the sparse partitions, ``'random'`` (official) or
+            ``'magnitude'``. Defaults to ``'random'``.
     """
 
     priority = 'LOW'  # after the optimizer step of the train loop
@@ -53,7 +69,10 @@ class GaPHook(Hook):
                  sparsity: Union[float, Sequence[float]] = 0.8,
                  interval: int = 1,
                  end: Optional[int] = None,
-                 by_epoch: bool = True) -> None:
+                 by_epoch: bool = True,
+                 init_mask: str = 'random') -> None:
+        if init_mask not in ('random', 'magnitude'):
+            raise ValueError(f'"init_mask" must be \'random\' or \'magnitude\', got {init_mask!r}')
         if not partitions:
             raise ValueError('"partitions" must list at least one partition of layer patterns')
         self.partitions = [[p] if isinstance(p, str) else list(p) for p in partitions]
@@ -71,6 +90,7 @@ class GaPHook(Hook):
         self.interval = interval
         self.end = end
         self.by_epoch = by_epoch
+        self.init_mask = init_mask
         self.layers: List[Dict[str, nn.Module]] = []
         self.masks: Dict[str, Optional[torch.Tensor]] = {}
         self.dense: Optional[int] = -1  # -1: not synchronised yet
@@ -108,9 +128,13 @@ class GaPHook(Hook):
             for name, layer in layers.items():
                 if i == dense:
                     self.masks[name] = None  # grow: every weight trains again
-                elif self.dense == i or self.masks.get(name) is None:
-                    # prune: the partition leaving its dense turn (or not yet masked)
+                elif self.dense == i:
+                    # prune: the partition leaving its dense turn
                     self.masks[name] = magnitude_mask(layer.weight, self.sparsity[i])
+                elif self.masks.get(name) is None:
+                    # not masked yet: the initial mask
+                    init = random_mask if self.init_mask == 'random' else magnitude_mask
+                    self.masks[name] = init(layer.weight, self.sparsity[i])
         self.dense = dense
         self._apply()
         runner.message_hub.update_scalar('train/gap_dense_partition',

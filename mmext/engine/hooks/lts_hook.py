@@ -39,14 +39,14 @@ class LTSHook(Hook):
         mode (str): ``'linear-growth'``, ``'sine-growth'`` or ``'fixing'``.
             Defaults to ``'linear-growth'``.
         fixed_rate (float): Threshold, in steps, of the ``'fixing'`` mode, in (0, 1].
-            Defaults to 0.5.
+            Defaults to 0.1 (official).
         by_epoch (bool): Whether ``warmup`` counts epochs. Defaults to True.
     """
 
     priority = 'LOW'  # after the optimizer step of the train loop
 
     def __init__(self, warmup: int = 20, distance_ema: float = 0.99,
-                 mode: str = 'linear-growth', fixed_rate: float = 0.5,
+                 mode: str = 'linear-growth', fixed_rate: float = 0.1,
                  by_epoch: bool = True) -> None:
         if warmup < 0:
             raise ValueError(f'"warmup" must be >= 0, got {warmup}')

@@ -22,14 +22,20 @@ class AdaNPCHead(LinearClsHead):
     memory of L2-normalised source features and labels is built (see
     :class:`mmext.AdaNPCMemoryHook`). A test feature is classified by its ``k`` most cosine-similar
     memory entries, each voting for its label with weight ``softmax(sim / temperature)``; when
-    ``adapt`` is on, the test feature and its predicted label are appended to the memory if the
-    vote is at least ``beta``, so the memory drifts towards the test distribution.
+    ``adapt`` is on, the test feature and its predicted label are appended to the memory if its
+    confidence is at least ``beta``, so the memory drifts towards the test distribution.
 
-    Defaults follow the official adaptation script (yfzhang114/AdaNPC,
-    ``unsupervised_adaptation.py``): ``k=100``, ``temperature=0.1``, ``beta=0.1``. One difference:
-    the official code thresholds ``softmax`` of the vote scores; here ``beta`` is compared with the
-    vote itself (a probability in [0, 1]), which keeps ``beta`` interpretable. While the memory is
-    empty (e.g. validation during training without the hook) the linear classifier is used.
+    Confidence, as in the official code (yfzhang114/AdaNPC, ``AdaNPC.forward_and_adapt``): the
+    largest entry of ``softmax`` over the vote scores ``min(vote + 1e-5, 1)``. Since the votes lie
+    in [0, 1], this confidence lies in ``[1 / C, e / (e + C - 1)]`` for ``C`` classes (0.1 to
+    0.23 for 10 classes): ``beta=0.1`` admits every sample, and above ``e / (e + C - 1)`` (e.g.
+    ``beta=0.1`` with more than ~25 classes) none. ``admission='vote'`` compares ``beta`` with
+    the largest vote itself instead (our variant, not in the official code: a probability in
+    [0, 1] whatever ``C``). ``k=100``, ``temperature=0.1``, ``beta=0.1`` are the values the
+    official script (``unsupervised_adaptation.py``) builds the model with; its reported runs
+    overwrite them by a sweep (``beta`` in {0, 0.25, 0.75, 1.1}, ``k`` in {1, ..., 200},
+    ``temperature`` in {0.01, ..., 0.5}). While the memory is empty (e.g. validation during
+    training without the hook) the linear classifier is used.
 
     The memory is a non-persistent buffer: it is not saved in checkpoints and is rebuilt from the
     training data before each validation / test run.
@@ -39,8 +45,10 @@ class AdaNPCHead(LinearClsHead):
         in_channels (int): Feature dimension.
         k (int): Number of neighbours that vote. Defaults to 100.
         temperature (float): Softmax temperature of the neighbour similarities. Defaults to 0.1.
-        beta (float): Minimum vote of a test sample to be added to the memory; values above 1
-            never add. Defaults to 0.1.
+        beta (float): Minimum confidence of a test sample to be added to the memory.
+            Defaults to 0.1.
+        admission (str): Confidence compared with ``beta``: ``'softmax'`` (official, softmax of
+            the vote scores) or ``'vote'`` (the largest vote). Defaults to ``'softmax'``.
         adapt (bool): Whether test samples are added to the memory. Defaults to True.
         max_memory (int, optional): Upper bound of the memory size; once reached, the oldest
             *test* entries are dropped first. None means unbounded as in the paper.
@@ -55,6 +63,7 @@ class AdaNPCHead(LinearClsHead):
                  k: int = 100,
                  temperature: float = 0.1,
                  beta: float = 0.1,
+                 admission: str = 'softmax',
                  adapt: bool = True,
                  max_memory: Optional[int] = None,
                  **kwargs) -> None:
@@ -65,11 +74,14 @@ class AdaNPCHead(LinearClsHead):
             raise ValueError(f'"temperature" must be > 0, got {temperature}')
         if beta < 0:
             raise ValueError(f'"beta" must be >= 0, got {beta}')
+        if admission not in ('softmax', 'vote'):
+            raise ValueError(f'"admission" must be \'softmax\' or \'vote\', got {admission!r}')
         if max_memory is not None and max_memory < k:
             raise ValueError(f'"max_memory" ({max_memory}) must be >= "k" ({k})')
         self.k = k
         self.temperature = temperature
         self.beta = beta
+        self.admission = admission
         self.adapt = adapt
         self.max_memory = max_memory
         self.register_buffer('memory_feats', torch.zeros(0, in_channels), persistent=False)
@@ -149,6 +161,17 @@ class AdaNPCHead(LinearClsHead):
         votes = feats.new_zeros(feats.size(0), self.num_classes, dtype=torch.float)
         return votes.scatter_add_(1, top_labels, weights)
 
+    def confidence(self, votes: Tensor) -> Tuple[Tensor, Tensor]:
+        """Admission confidence and predicted class of each sample, both (B, ).
+
+        Args:
+            votes (Tensor): Votes from :meth:`knn_scores`, shape (B, num_classes).
+        """
+        if self.admission == 'vote':
+            return votes.max(dim=1)
+        # official: softmax over the clamped vote scores
+        return F.softmax((votes + 1e-5).clamp(max=1.0), dim=1).max(dim=1)
+
     def predict(self,
                 feats: Tuple[Tensor],
                 data_samples: Optional[List[Optional[DataSample]]] = None) -> List[DataSample]:
@@ -170,7 +193,7 @@ class AdaNPCHead(LinearClsHead):
         pre_logits = self.pre_logits(feats)
         scores = self.knn_scores(pre_logits)
         if self.adapt:
-            conf, pred = scores.max(dim=1)
+            conf, pred = self.confidence(scores)
             keep = conf >= self.beta
             if keep.any():
                 self.add_to_memory(pre_logits[keep], pred[keep], source=False)

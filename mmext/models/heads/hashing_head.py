@@ -1,4 +1,4 @@
-"""Deep-hashing head: K-bit codes, tanh-relaxed in training and binary at test."""
+"""Deep-hashing head: K-bit codes, real-valued in training and binary at test."""
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -18,10 +18,11 @@ class HashingHead(BaseModule):
 
     Used for HyP^2 ("HyP^2 Loss: Beyond Hypersphere Metric Space for Multi-label Image
     Retrieval", Xu et al., ACM MM 2022, arXiv 2208.06866), whose networks end in a linear hash
-    layer on the pooled backbone feature. In training the codes are relaxed with ``tanh`` so
-    that the loss (default :class:`mmext.HyP2Loss`) sees continuous values in ``(-1, 1)``; at
-    test the codes are ``sign`` of the same output, stored as ``hash_code`` (``+1 / -1``,
-    zero mapped to ``+1``) for :class:`mmext.HashingMAP`.
+    layer on the pooled backbone feature. In training the loss (default
+    :class:`mmext.HyP2Loss`) receives the raw output of the hash layer, as in the official code
+    (JerryXu0129/HyP2-Loss; its loss is cosine-based, so the scale of the codes does not change
+    its value); at test the codes are ``sign`` of the same output, stored as ``hash_code``
+    (``+1 / -1``, zero mapped to ``+1``) for :class:`mmext.HashingMAP`.
 
     Args:
         num_classes (int): Number of classes of the hashing loss.
@@ -35,6 +36,10 @@ class HashingHead(BaseModule):
             code); ``in_channels`` must then equal ``code_length``. Defaults to True.
         loss (dict): Loss config; ``num_classes`` / ``code_length`` are filled in from the head
             and must agree if given. Defaults to ``dict(type='mmext.HyP2Loss')``.
+        tanh_relax (bool): Squash the codes with ``tanh`` before the loss (the usual relaxation
+            of hashing heads). Not in the official HyP^2 code: the loss value is unchanged up
+            to the squashing, but its gradient is scaled per bit by ``1 - tanh^2``, which turns
+            its direction more the larger the outputs grow. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config. Defaults to None.
     """
 
@@ -45,6 +50,7 @@ class HashingHead(BaseModule):
                  hidden_dims: Optional[int] = None,
                  with_hash_layer: bool = True,
                  loss: dict = dict(type='mmext.HyP2Loss'),
+                 tanh_relax: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if code_length < 2:
@@ -55,6 +61,7 @@ class HashingHead(BaseModule):
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.code_length = code_length
+        self.tanh_relax = tanh_relax
         self.loss_module = MODELS.build(loss)
         layers: List[nn.Module] = []
         if not with_hash_layer:
@@ -76,8 +83,11 @@ class HashingHead(BaseModule):
 
     def loss(self, feats: Sequence[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> dict:
-        """Hashing loss on the ``tanh``-relaxed codes; multi-hot ``gt_score`` if present."""
-        codes = torch.tanh(self(feats))
+        """Hashing loss on the real-valued codes (``tanh`` of them with ``tanh_relax``);
+        multi-hot ``gt_score`` if present."""
+        codes = self(feats)
+        if self.tanh_relax:
+            codes = torch.tanh(codes)
         if 'gt_score' in data_samples[0]:
             target = torch.stack([s.gt_score for s in data_samples])
         else:

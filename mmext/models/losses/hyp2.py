@@ -135,7 +135,7 @@ class HyP2Loss(nn.Module):
         """Compute the loss.
 
         Args:
-            codes (Tensor): Relaxed codes (e.g. ``tanh`` outputs), ``(B, code_length)``.
+            codes (Tensor): Real-valued codes (the raw hash-layer output), ``(B, code_length)``.
             target (Tensor): Class indices ``(B, )`` or multi-hot labels ``(B, C)``.
 
         Returns:

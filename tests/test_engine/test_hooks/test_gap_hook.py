@@ -3,7 +3,7 @@ import torch
 
 import mmext  # noqa: F401
 from mmext.engine.hooks import GaPHook
-from mmext.engine.hooks.gap_hook import magnitude_mask
+from mmext.engine.hooks.gap_hook import magnitude_mask, random_mask
 
 from _compression_helpers import FakeRunner, tiny_classifier
 
@@ -17,6 +17,28 @@ def _sparsity(layer):
 def test_magnitude_mask_exact_count():
     w = torch.tensor([0.1, -3.0, 0.5, 2.0, -0.2])
     assert magnitude_mask(w, 0.6).tolist() == [False, True, False, True, False]
+
+
+def test_initial_masks_random_by_default():
+    # official: int(numel * (1 - sparsity)) weights kept uniformly at random
+    torch.manual_seed(0)
+    w = torch.randn(7, 5, 3, 3)
+    m = random_mask(w, 0.8)
+    assert int(m.sum()) == int(w.numel() * (1 - 0.8)) == 62
+    assert not torch.equal(m, magnitude_mask(w, 0.8))
+    # the sparse partition at the start (layer2) gets a random mask, or the magnitude one
+    for init in ('random', 'magnitude'):
+        torch.manual_seed(0)
+        model = tiny_classifier()
+        l2 = model.backbone.layer2[0].conv2
+        w0 = l2.weight.detach().clone()
+        GaPHook(partitions=PARTS, sparsity=0.75, init_mask=init).before_train(
+            FakeRunner(model, max_epochs=5))
+        kept = l2.weight != 0
+        assert int(kept.sum()) == int(w0.numel() * 0.25)
+        assert torch.equal(kept, magnitude_mask(w0, 0.75)) == (init == 'magnitude')
+    with pytest.raises(ValueError, match='"init_mask"'):
+        GaPHook(partitions=PARTS, init_mask='zeros')
 
 
 def test_gap_grows_one_partition_at_a_time_then_prunes_all():

@@ -114,3 +114,76 @@ def test_errors(tmp_path):
     runner._train_dataloader['sampler'] = dict(type='DefaultSampler', shuffle=True)
     with pytest.raises(TypeError, match='mmext.KCDSampler'):
         runner.train()
+
+
+def _official_kept_size(num, current, threshold=0.7):
+    # dzy3/KCD dataset/cifar100.py, update_dataset_mul_entropy_V2
+    drop = int(num * (1 - threshold) / 6)
+    return int(threshold * num) if current - drop < int(threshold * num) else current - drop
+
+
+@pytest.mark.parametrize('num', [50000, 50030, 70])
+def test_kept_sizes_match_official(num):
+    hook = KCDHook()
+    current = official = num
+    for _ in range(8):  # past the floor: the size stays there
+        current = hook.kept_size(num, current)
+        official = _official_kept_size(num, official)
+        assert current == official
+    assert current == int(0.7 * num)
+
+
+def _official_value(record):
+    # the official score: mean of the positive entries of the per-epoch entropy record
+    # (-1 = not seen that epoch) times (epochs seen / 40) ** 0.03
+    clipped = np.clip(record, 0.0, record.max()).sum(axis=1)
+    seen = np.where(record > 0.0, 1.0, 0.0).sum(axis=1)
+    return np.power(seen / 40.0, 0.03) * (clipped / seen)
+
+
+def test_value_over_two_condensations_matches_official():
+    from types import SimpleNamespace
+
+    from mmengine.logging import MMLogger
+
+    from mmext.datasets import KCDSampler
+    num, period = 40, 2
+    hook = KCDHook(period=period)
+    sampler = KCDSampler(list(range(num)), shuffle=False, seed=0)
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(sampler=sampler), max_epochs=10,
+                             logger=MMLogger.get_instance('kcd_test'), epoch=0)
+    hook.entropy_sum = torch.zeros(num, dtype=torch.float64)
+    hook.count = torch.zeros(num, dtype=torch.float64)
+    hook.epoch_entropy = torch.full((num, ), -1., dtype=torch.float64)
+    rng = np.random.default_rng(0)
+    # epochs 1-2: samples 0, 1 have the lowest entropy and are dropped at the first condensation;
+    # samples 2-5 are kept but fall just below them in mean entropy over epochs 3-4
+    entropies = rng.uniform(1.0, 2.0, (2 * period, num))
+    entropies[:2, :2] = 0.5
+    entropies[:2, 2:6] = 0.6
+    entropies[2:, 2:6] = [0.38, 0.381, 0.382, 0.383]
+    record, remain = [], np.arange(num)
+    for epoch in range(2 * period):
+        runner.epoch = epoch
+        hook.before_train_epoch(runner)
+        column = -np.ones(num)
+        kept = torch.from_numpy(sampler.kept_indices)
+        entropy = torch.from_numpy(entropies[epoch])[kept]
+        hook.record_entropy(kept, entropy)
+        column[kept.numpy()] = entropy.numpy()
+        record.append(column)
+        hook.after_train_epoch(runner)
+        if (epoch + 1) % period == 0:
+            rec = np.stack(record, axis=1)
+            value = _official_value(rec)
+            remain = np.argsort(value)[::-1][:_official_kept_size(num, len(remain))]
+            assert np.allclose(hook.knowledge_value().numpy(), value)
+            assert sampler.kept_indices.tolist() == sorted(remain.tolist())
+    # second condensation: kept samples were seen 4 epochs, dropped ones 2; the (n / 40) ** 0.03
+    # factor ranks samples 2-5 (mean 0.49) above the dropped 0, 1 (mean 0.5), so 0-3 go; the mean
+    # entropy alone would drop 2-5 and bring 0 and 1 back
+    assert sorted(hook.count.unique().tolist()) == [2., 4.]
+    assert sampler.kept_indices.tolist() == list(range(4, num))
+    hook.age_exponent = 0.
+    mean_only = hook.knowledge_value()
+    assert sorted(mean_only.argsort(descending=True)[:36].tolist()) == [0, 1] + list(range(6, num))

@@ -16,7 +16,7 @@ def test_lts_rate_schedules():
     hook.warmup_iters, hook.total_iters = 2, 12
     assert hook.rate(1) == 0 and hook.rate(2) == 0 and hook.rate(7) == 0.5
     hook.mode = 'fixing'
-    assert hook.rate(5) == 0.5
+    assert hook.rate(5) == 0.1  # official fixed_rate
 
 
 def test_lts_freezes_settled_weights_and_keeps_them_fixed():

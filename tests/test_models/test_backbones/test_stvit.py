@@ -4,7 +4,8 @@ import torch.nn.functional as F
 
 import mmext  # noqa: F401
 from mmext.models.backbones.stvit import (STViT, STViTDeiT, SemanticBlock,
-                                          SemanticTokenGeneration, STViTRStage)
+                                          SemanticTokenGeneration, STViTRStage,
+                                          WeightedCellPooling)
 
 TINY = dict(embed_dims=16, depths=[1, 1, 6, 1], num_heads=[1, 2, 2, 4])
 
@@ -146,6 +147,50 @@ def test_deit_global_generation_pools_the_whole_map():
     torch.testing.assert_close(out, ref)
 
 
+def _authors_weighted_pooling(pool, x):
+    """The authors' arithmetic (changsn/STViT-R issue #4) for a 14x14 map and 4x4 tokens."""
+    B, C, H, W = x.shape
+    pad_mask = F.pad(torch.zeros(B, 1, H, W), (1, 1, 1, 1), value=-100)
+    cells = F.unfold(x, kernel_size=4, padding=1, stride=4).reshape(B, C, 4, 4, 16)
+    cells = cells.permute(0, 4, 1, 2, 3).reshape(-1, C, 4, 4)
+    pad_mask = F.unfold(pad_mask, kernel_size=4, stride=4).reshape(B, 1, 4, 4, 16)
+    pad_mask = pad_mask.permute(0, 4, 1, 2, 3).reshape(-1, 1, 4, 4)
+    h = pool.dw_conv(cells)
+    h = pool.norm(h.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    mask = torch.softmax((pool.score(F.gelu(h)) + pad_mask).reshape(-1, 1, 16), dim=-1)
+    return (cells.reshape(-1, C, 16) * mask).sum(-1).reshape(B, 16, C)
+
+
+def test_weighted_pooling_matches_authors_arithmetic_and_trains():
+    torch.manual_seed(0)
+    pool = WeightedCellPooling(8, num_semantic=4)
+    x = torch.randn(2, 8, 14, 14, requires_grad=True)
+    out = pool(x)
+    assert out.shape == (2, 16, 8)
+    torch.testing.assert_close(out, _authors_weighted_pooling(pool, x))
+    out.pow(2).sum().backward()
+    assert x.grad.abs().sum() > 0
+    for name, p in pool.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    # a token is a convex combination of its cell (padding gets no weight): a map of ones
+    # pools to ones, also for sizes that need uneven padding
+    ones = pool(torch.ones(1, 8, 10, 13))
+    torch.testing.assert_close(ones, torch.ones(1, 16, 8))
+
+
+def test_deit_init_pool_option():
+    weighted, max_pool = _deit(), _deit(init_pool='max')
+    L = weighted.semantic_layer
+    assert isinstance(weighted.layers[L].pool, WeightedCellPooling)
+    assert max_pool.layers[L].pool is None
+    x = torch.randn(2, 1, 32, 32)
+    assert weighted(x)[0].shape == max_pool(x)[0].shape == (2, 32)
+    with pytest.raises(ValueError, match='"init_pool"'):
+        _deit(init_pool='avg')
+    with pytest.raises(ValueError, match='"weighted_pool"'):
+        SemanticTokenGeneration(8, 1, window=4, num_semantic=2, weighted_pool=True)
+
+
 def test_deit_odd_input_sizes_and_out_types():
     x = torch.randn(2, 1, 37, 45)  # 10x12 patches after corner padding
     assert _deit()(x)[0].shape == (2, 32)
@@ -195,7 +240,7 @@ def test_deit_trains_a_few_steps():
     x, y = torch.randn(8, 1, 32, 32), torch.randint(0, 3, (8, ))
     opt = torch.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=3e-3)
     losses = []
-    for _ in range(8):
+    for _ in range(12):
         loss = F.cross_entropy(head(model(x)[0]), y)
         opt.zero_grad()
         loss.backward()
@@ -211,8 +256,9 @@ def test_deit_small_params_match_deit_s_plus_module():
     deit_s = (3 * patch * patch * C + C) + C + (tokens + 1) * C + L * (12 * C * C + 13 * C) \
         + 2 * C + C * classes + classes
     assert abs(deit_s - 22.1e6) / 22.1e6 < 0.01  # the published DeiT-S size
-    # what STViT adds: 16 global centres and two layer scales in each of the two semantic blocks
-    expected = deit_s + 16 * C + 4 * C
+    # what STViT adds: 16 global centres, two layer scales in each of the two semantic blocks
+    # and the weighted pooling's mask branch (depthwise 3x3 conv 10C, LayerNorm 2C, 1x1 conv C)
+    expected = deit_s + 16 * C + 4 * C + 13 * C
     with torch.device('meta'):
         model = STViTDeiT(arch='deit-small')
     n = sum(p.numel() for p in model.parameters()) + C * classes + classes
@@ -260,3 +306,8 @@ def test_deit_bad_config():
         _deit(frozen_stages=5)
     with pytest.raises(ValueError, match='"out_type"'):
         _deit(out_type='cls_token', with_cls_token=False)
+
+
+def test_registered_names():
+    from mmext.registry import MODELS
+    assert MODELS.get('STViTDeiT') is STViTDeiT and MODELS.get('STViT') is STViT

@@ -30,12 +30,37 @@ def test_knn_vote_by_hand():
     assert torch.allclose(head.knn_scores(q), torch.tensor([[1., 0., 0.]]), atol=1e-6)
 
 
+def test_official_admission_rule_by_hand():
+    head = build(beta=0.5)  # 3 classes, official rule: softmax over the vote scores
+    votes = torch.tensor([[1., 0., 0.], [0.74, 0.26, 0.], [0.5, 0.5, 0.]])
+    conf, pred = head.confidence(votes)
+    e = math.exp
+    expected = [e(1) / (e(1) + 2 * e(1e-5)),  # vote + 1e-5 clamped at 1
+                e(0.74001) / (e(0.74001) + e(0.26001) + e(1e-5)),
+                e(0.50001) / (2 * e(0.50001) + e(1e-5))]
+    assert torch.allclose(conf, torch.tensor(expected), atol=1e-6)
+    assert pred.tolist() == [0, 0, 0]
+    # 0.576, 0.477, 0.384: only the first reaches beta = 0.5; the raw vote would admit all three
+    assert (conf >= head.beta).tolist() == [True, False, False]
+    head.admission = 'vote'
+    assert (head.confidence(votes)[0] >= head.beta).tolist() == [True, True, True]
+    # with 26 classes even a unanimous vote has confidence e / (e + 25) < 0.1: beta = 0.1
+    # admits nothing
+    many = AdaNPCHead(num_classes=26, in_channels=2, k=1, beta=0.1)
+    conf26 = many.confidence(torch.eye(26)[:1])[0]
+    assert torch.allclose(conf26, torch.tensor([e(1) / (e(1) + 25 * e(1e-5))]))
+    many.add_to_memory(torch.tensor([[1., 0.]]), torch.tensor([3]))
+    many.predict((torch.tensor([[1., 0.]]), ))
+    assert many.memory_size == 1
+
+
 def test_adaptation_adds_confident_test_samples():
-    head = build(beta=0.9)
+    head = build(beta=0.9, admission='vote')
     head.add_to_memory(torch.tensor([[1., 0.], [0.9, 0.1], [0., 1.]]), torch.tensor([0, 0, 1]))
     feats = (torch.tensor([[1., 0.05], [-1., 0.2]]), )
     samples = head.predict(feats, [DataSample(), DataSample()])
-    # first query: both neighbours say 0 (vote 1.0 >= beta) -> added; second: vote 0.74 -> not
+    # 'vote' admission: first query, both neighbours say 0 (vote 1.0 >= beta) -> added; second:
+    # vote 0.74 -> not
     assert head.memory_size == 4 and head.num_source == 3
     assert head.memory_labels[-1].item() == 0
     assert samples[0].pred_label.item() == 0
@@ -74,6 +99,8 @@ def test_errors():
         build(temperature=0.)
     with pytest.raises(ValueError, match='"max_memory"'):
         build(max_memory=1)
+    with pytest.raises(ValueError, match='"admission"'):
+        build(admission='max')
     head = build(k=5)
     head.add_to_memory(torch.randn(3, 2), torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match=r'"k" \(5\) must be <= the memory size \(3\)'):

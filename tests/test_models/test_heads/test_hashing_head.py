@@ -10,16 +10,37 @@ from _head_checks import build_cifar_classifier, check_loss_trains
 from _head_checks import samples as _samples
 
 
-def test_loss_uses_tanh_codes_and_trains():
+def test_loss_feeds_raw_codes_and_trains():
     torch.manual_seed(0)
     head = HashingHead(num_classes=4, in_channels=10, code_length=16, hidden_dims=12)
     # 16 bits, 4 classes -> zeta = -0.25 (official code table)
     assert isinstance(head.loss_module, HyP2Loss) and head.loss_module.threshold == -0.25
     feats = (torch.randn(8, 10), )
     labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
-    loss = head.loss(feats, _samples(labels))['loss']
-    ref = head.loss_module(torch.tanh(head(feats)), labels)
-    assert torch.allclose(loss, ref)
+    # official: the loss sees the hash layer's output unsquashed, so its gradient w.r.t. the
+    # output is the loss's own gradient at that output
+    codes = head(feats).detach().mul(4).requires_grad_()  # large outputs: tanh would saturate
+    head.hash_layer[-1].weight.data.mul_(4)
+    head.hash_layer[-1].bias.data.mul_(4)
+    out = head(feats)
+    out.retain_grad()
+    loss = head.loss_module(out, labels)
+    assert torch.allclose(head.loss(feats, _samples(labels))['loss'], loss)
+    ref = head.loss_module(codes, labels)
+    ref.backward()
+    loss.backward()
+    assert torch.allclose(out.grad, codes.grad, atol=1e-6)
+    # the squashed variant is an option and gives another gradient direction
+    squashed = torch.tanh(codes.detach()).requires_grad_()
+    head.tanh_relax = True
+    assert torch.allclose(head.loss(feats, _samples(labels))['loss'],
+                          head.loss_module(squashed, labels))
+    head.loss_module(squashed, labels).backward()
+    cos = torch.nn.functional.cosine_similarity(
+        squashed.grad.flatten() * (1 - squashed.detach().flatten()**2), codes.grad.flatten(),
+        dim=0)
+    assert cos < 0.99
+    head.tanh_relax = False
     check_loss_trains(head, feats, _samples(labels))
 
 

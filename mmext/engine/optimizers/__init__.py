@@ -1,0 +1,3 @@
+from .sgd_adam import SGDAdam
+
+__all__ = ['SGDAdam']
