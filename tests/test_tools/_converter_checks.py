@@ -6,6 +6,7 @@ and position tables included, or a wrong mapping could hide), saves it as the au
 it, runs ``tools/model_converters/<name>_to_mmext.py SRC DST`` and compares our classifier's
 logits with the reference's.
 """
+import importlib.util
 import runpy
 import sys
 from pathlib import Path
@@ -64,14 +65,16 @@ def save_deit_style(state_dict: Dict[str, torch.Tensor], path: Path, ema: bool =
     return path
 
 
-def load_converter(name: str) -> dict:
-    """The globals of ``tools/model_converters/<name>_to_mmext.py`` (its ``convert`` ...)."""
-    path = list(sys.path)
-    sys.path.insert(0, str(CONVERTERS))
-    try:
-        return runpy.run_path(str(CONVERTERS / f'{name}_to_mmext.py'))
-    finally:
-        sys.path[:] = path
+def load_converter(name: str):
+    """Import ``tools/model_converters/<name>.py`` (``name`` as ``kvt_to_mmext``) as a module;
+    its ``from convert_utils import`` resolves from the script's folder, as when it runs."""
+    if str(CONVERTERS) not in sys.path:
+        sys.path.insert(0, str(CONVERTERS))
+    spec = importlib.util.spec_from_file_location(f'mmext_converter_{name}',
+                                                  CONVERTERS / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_converter(name: str, src: Path, dst: Path) -> dict:
@@ -138,7 +141,7 @@ def check_layout_fits_config(name: str, build_official: Callable[[], nn.Module],
     with torch.device('meta'):
         official = build_official().state_dict()
         ours = build_classifier(config).state_dict()
-    state_dict, detected = load_converter(name)['convert'](official)
+    state_dict, detected = load_converter(f'{name}_to_mmext').convert(official)
     assert detected == variant
     assert {k: v.shape for k, v in state_dict.items()} == {k: v.shape for k, v in ours.items()}
 

@@ -6,9 +6,7 @@ identity), is saved as its authors publish it, converted with the command-line s
 with ``strict=True`` into the classifier of our config; both must give the same logits.
 """
 import contextlib
-import importlib.util
 import io
-import sys
 from pathlib import Path
 
 import torch
@@ -17,20 +15,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import mmext  # noqa: F401
-
-ROOT = Path(__file__).resolve().parents[2]
-CONVERTERS = ROOT / 'tools' / 'model_converters'
-
-
-def load_converter(name: str):
-    """Import ``tools/model_converters/<name>.py`` (its ``from convert_utils import`` needs the
-    folder on the path, as when it runs as a script)."""
-    if str(CONVERTERS) not in sys.path:
-        sys.path.insert(0, str(CONVERTERS))
-    spec = importlib.util.spec_from_file_location(name, CONVERTERS / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from _converter_checks import REPO as ROOT, load_converter  # noqa: F401 (tests import both)
 
 
 @torch.no_grad()

@@ -120,7 +120,7 @@ def official_elsa_swin_tiny() -> OfficialClassifier:
     return randomize_(OfficialClassifier(PatchEmbed(96), layers, 768)).eval()
 
 
-TOOL = load_converter('elsa_to_mmext.py')
+TOOL = load_converter('elsa_to_mmext')
 
 
 @pytest.fixture(scope='module')

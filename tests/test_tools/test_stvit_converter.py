@@ -156,7 +156,7 @@ def official_stvit_r_tiny() -> OfficialClassifier:
     return randomize_(OfficialClassifier(PatchEmbed(96), layers, 768)).eval()
 
 
-TOOL = load_converter('stvit_to_mmext.py')
+TOOL = load_converter('stvit_to_mmext')
 
 
 @pytest.fixture(scope='module')
