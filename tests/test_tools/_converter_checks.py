@@ -28,7 +28,8 @@ def randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
     Weights ~ N(0, 1 / fan_in) so that activations keep their scale through depth; norm scales
     ``1 + N(0, 0.2)``, biases and running means ``N(0, 0.2)``, running variances in
     ``[0.5, 1.5]``, position embeddings and tokens ``N(0, 0.5)``; integer buffers other than
-    BN's ``num_batches_tracked`` (index tables) are left as built.
+    BN's ``num_batches_tracked`` (index tables) and attention masks (derived from the shapes,
+    not learned) are left as built.
     """
     gen = torch.Generator().manual_seed(seed)
 
@@ -38,6 +39,8 @@ def randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
     with torch.no_grad():
         for name, t in list(module.named_parameters()) + list(module.named_buffers()):
             leaf = name.rsplit('.', 1)[-1]
+            if leaf == 'attn_mask':
+                continue
             if not t.is_floating_point():  # index tables stay; counters are data to carry
                 if leaf == 'num_batches_tracked':
                     t.fill_(int(torch.randint(1, 1000, (1, ), generator=gen)))

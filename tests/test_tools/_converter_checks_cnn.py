@@ -15,29 +15,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import mmext  # noqa: F401
-from _converter_checks import REPO as ROOT, load_converter  # noqa: F401 (tests import both)
-
-
-@torch.no_grad()
-def randomize_(module: torch.nn.Module, seed: int = 0) -> None:
-    """Fill every floating-point parameter and buffer with non-trivial random values.
-
-    Scales keep activations of order one: matrices ~ N(0, 1 / fan_in), token-like tensors (first
-    dim 1: class tokens, position embeddings) ~ N(0, 0.5), norm scales and running variances in
-    [0.5, 1.5], biases and running means ~ N(0, 0.2). Integer buffers and attention masks (derived
-    from the shapes, not learned) are left alone.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    for name, t in module.state_dict(keep_vars=True).items():
-        if not t.is_floating_point() or name.endswith('attn_mask'):
-            continue
-        if t.dim() >= 2:
-            std = 0.5 if t.shape[0] == 1 else t[0].numel()**-0.5
-            t.copy_(torch.randn(t.shape, generator=gen) * std)
-        elif name.endswith(('.weight', 'running_var')):
-            t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
-        else:
-            t.copy_(torch.randn(t.shape, generator=gen) * 0.2)
+from _converter_checks import REPO as ROOT, load_converter, randomize_  # noqa: F401
 
 
 def randomized(model: torch.nn.Module) -> torch.nn.Module:

@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, init_default_scope
 
-from _converter_checks import REPO, load_converter  # noqa: F401 (the tests import it from here)
+from _converter_checks import REPO, load_converter, randomize_  # noqa: F401
 
 
 def window_partition(x: torch.Tensor, w: int) -> torch.Tensor:
@@ -188,34 +188,6 @@ class OfficialClassifier(nn.Module):
         for layer in self.layers:
             x = layer(x)
         return self.head(self.norm(x).mean(1))
-
-
-def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every weight a non-trivial random value, norms, tables and layer scales included
-    (their usual init, ones / zeros / 1e-5, would hide a wrong mapping)."""
-    gen = torch.Generator().manual_seed(seed)
-
-    def rand(t, scale, shift=0.):
-        with torch.no_grad():
-            t.copy_(torch.randn(t.shape, generator=gen) * scale + shift)
-
-    for module in model.modules():
-        if isinstance(module, (nn.LayerNorm, nn.BatchNorm2d)):
-            rand(module.weight, 0.2, 1.)
-            rand(module.bias, 0.2)
-            if isinstance(module, nn.BatchNorm2d):
-                rand(module.running_mean, 0.2)
-                with torch.no_grad():
-                    module.running_var.uniform_(0.5, 1.5, generator=gen)
-        elif isinstance(module, (nn.Linear, nn.Conv2d)):
-            fan_in = module.weight[0].numel()
-            rand(module.weight, fan_in**-0.5)
-            if module.bias is not None:
-                rand(module.bias, 0.2)
-        else:  # tables, ghost heads, layer scales
-            for p in module.parameters(recurse=False):
-                rand(p, 0.5)
-    return model
 
 
 def build_classifier(config: Path, **backbone):
