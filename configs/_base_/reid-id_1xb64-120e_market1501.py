@@ -18,7 +18,6 @@ data_preprocessor = dict(
 
 model = dict(
     type='ImageClassifier',
-    neck=None,
     head=dict(
         type='LinearClsHead',
         num_classes=num_ids,

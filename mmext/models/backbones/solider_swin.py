@@ -13,14 +13,14 @@ from mmengine.model import ModuleList
 from mmpretrain.models.backbones import SwinTransformer
 
 from mmext.registry import MODELS
-from ..layers.backbone_utils import (OFFICIAL_CONVERTERS, PretrainedCheckMixin, check_stage_args,
-                                     resolve_arch)
+from ..layers.backbone_utils import (OFFICIAL_CONVERTERS, FrozenStagesMixin, PretrainedCheckMixin,
+                                     check_stage_args, resolve_arch)
 
 __all__ = ['SOLIDERSwin']
 
 
 @MODELS.register_module()
-class SOLIDERSwin(PretrainedCheckMixin, SwinTransformer):
+class SOLIDERSwin(PretrainedCheckMixin, FrozenStagesMixin, SwinTransformer):
     """SOLIDER Swin-T/S/B: Swin Transformer whose stages are modulated by a semantic weight.
 
     From "Beyond Appearance: a Semantic Controllable Self-Supervised Learning Framework for
