@@ -2,8 +2,8 @@
 # of the official TransReID-SSL / SOLIDER-REID recipes (both from TransReID): 64 images per
 # batch, flip 0.5, 10-pixel padding + random crop, random erasing 0.5 filled with the mean,
 # mean / std 0.5, SGD (momentum 0.9, weight decay 1e-4, bias lr x2) for 120 epochs with 20
-# warm-up epochs then cosine decay. Configs add the training pipeline at their input size, the
-# backbone, the head width and the learning rate.
+# warm-up epochs then cosine decay. Configs add the training pipeline at their input size (from
+# the size-free steps below), the backbone, the head width and the learning rate.
 # Deviation: only the identity cross-entropy; the official triplet loss, BNNeck and P x K
 # identity sampler are not part of mmpretrain, and there is no mAP / CMC evaluation here.
 # Data: data/market1501 with meta/train.txt holding "<image under bounding_box_train> <id>"
@@ -22,6 +22,11 @@ model = dict(
         type='LinearClsHead',
         num_classes=num_ids,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+
+# size-free steps of the training pipeline, used by the configs as _base_.reid_flip etc.
+reid_flip = dict(type='RandomFlip', prob=0.5, direction='horizontal')
+reid_erase = dict(type='RandomErasing', erase_prob=0.5, min_area_ratio=0.02, max_area_ratio=0.4,
+                  aspect_range=(0.3, 1 / 0.3), mode='const', fill_color=(127.5, 127.5, 127.5))
 
 train_dataloader = dict(
     batch_size=64,

@@ -12,10 +12,9 @@ reid_size = (384, 128)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=reid_size[::-1]),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    _base_.reid_flip,
     dict(type='RandomCrop', crop_size=reid_size, padding=10),
-    dict(type='RandomErasing', erase_prob=0.5, min_area_ratio=0.02, max_area_ratio=0.4,
-         aspect_range=(0.3, 1 / 0.3), mode='const', fill_color=(127.5, 127.5, 127.5)),
+    _base_.reid_erase,
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -105,3 +105,17 @@ def check_two_iterations(path: Path, data_root: Path, work_dir: Path) -> None:
     before = [p.detach().clone() for p in trained]
     runner.train()
     assert all(not torch.equal(a, p) for a, p in zip(before, trained))
+
+
+def check_train_pipeline_size(path: Path, size) -> None:
+    """The config's training pipeline (after loading) turns a photo of another size into a
+    ``(3, *size)`` input."""
+    import numpy as np
+    from mmengine.dataset import Compose
+    from mmpretrain.registry import TRANSFORMS
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(str(path))
+    steps = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] != 'LoadImageFromFile']
+    pipeline = Compose([TRANSFORMS.build(t) for t in steps])
+    img = np.random.default_rng(0).integers(0, 255, (300, 140, 3), dtype=np.uint8)
+    assert tuple(pipeline(dict(img=img))['inputs'].shape) == (3, *size)

@@ -15,7 +15,7 @@ import mmext  # noqa: F401
 from mmext.models.backbones.solider_swin import SOLIDERSwin
 
 from _backbone_checks import (check_config_builds_and_runs, check_pretrained_with_prefix,
-                              check_two_iterations, run_train_steps)
+                              check_train_pipeline_size, check_two_iterations, run_train_steps)
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = sorted((REPO / 'configs' / 'solider').glob('*.py'))
@@ -140,6 +140,14 @@ def test_semantic_weights_of_the_configs():
                for p in CONFIGS}
     assert weights == {'solider-swin-tiny': 0.2, 'solider-swin-nano': 0.2, 'mask-rcnn': 1.0,
                        'upernet': 0.0}
+
+
+def test_reid_config_follows_official_recipe():
+    path = REPO / 'configs/solider/solider-swin-tiny_1xb64-120e_market1501-384x128.py'
+    cfg = Config.fromfile(str(path))
+    assert cfg.optim_wrapper.optimizer.lr == 8e-4 and cfg.train_dataloader.batch_size == 64
+    assert cfg.model.head.num_classes == 751 and cfg.train_cfg.max_epochs == 120
+    check_train_pipeline_size(path, (384, 128))
 
 
 def test_fashionmnist_config_trains(tiny_fashion_mnist, tmp_path):

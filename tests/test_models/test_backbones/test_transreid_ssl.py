@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.config import Config
@@ -17,7 +16,7 @@ from mmext.models.backbones.transreid_ssl import IBN, TransReIDSSLViT
 from mmext.registry import MODELS
 
 from _backbone_checks import (check_config_builds_and_runs, check_pretrained_with_prefix,
-                              check_two_iterations, run_train_steps)
+                              check_train_pipeline_size, check_two_iterations, run_train_steps)
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = sorted((REPO / 'configs' / 'transreid_ssl').glob('*.py'))
@@ -135,8 +134,9 @@ def test_config_builds_and_runs(path):
 
 
 def test_reid_config_follows_official_recipe():
-    cfg = Config.fromfile(str(REPO / 'configs/transreid_ssl/'
-                              'transreid-ssl-vit-small-ics_1xb64-120e_market1501-256x128.py'))
+    path = CONFIGS[0].with_name('transreid-ssl-vit-small-ics_1xb64-120e_market1501-256x128.py')
+    cfg = Config.fromfile(str(path))
+    check_train_pipeline_size(path, (256, 128))
     assert cfg.model.backbone.img_size == (256, 128) and cfg.model.head.num_classes == 751
     assert cfg.optim_wrapper.optimizer.lr == 4e-4 and cfg.train_dataloader.batch_size == 64
     assert cfg.train_cfg.max_epochs == 120 and cfg.model.backbone.drop_path_rate == 0.1
