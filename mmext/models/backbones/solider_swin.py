@@ -39,8 +39,8 @@ class SOLIDERSwin(PretrainedCheckMixin, FrozenStagesMixin, SwinTransformer):
         arch (str | dict): ``'tiny'``, ``'small'``, ``'base'`` (or ``'t'``, ``'s'``, ``'b'``)
             or a dict with ``embed_dims``, ``depths``, ``num_heads``. Defaults to ``'tiny'``.
         semantic_weight (float): lambda in [0, 1] used when ``forward`` gets none (1.0 in the
-            official demo and pre-training teacher, 0.2 in the official re-ID fine-tuning).
-            Defaults to 1.0.
+            official demo and SOLIDER-REID's default config, 0.2 in its re-ID runs, 1.0 in the
+            pedestrian detection and 0.0 in the human parsing code). Defaults to 1.0.
         img_size (int | tuple): Nominal input size (only for mmpretrain's bookkeeping; no
             absolute position embedding is used). Defaults to ``(256, 128)``.
         drop_path_rate (float): Stochastic depth rate. Defaults to 0.1.
