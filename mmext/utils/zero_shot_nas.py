@@ -8,7 +8,7 @@ the Gaussian initialisation, the plain-network conversion, the list of sequentia
 backbone (where MAE-DET reads its per-stage entropies), building a config's backbone and
 counting a backbone's parameters and FLOPs.
 """
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -16,22 +16,26 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = [
     'gaussian_init_', 'plain_network', 'backbone_units', 'last_output', 'build_backbone',
-    'backbone_complexity'
+    'backbone_complexity', 'scoring_setup'
 ]
 
 
-def gaussian_init_(model: nn.Module, std: float = 1.0) -> None:
+def gaussian_init_(model: nn.Module,
+                   std: float = 1.0,
+                   generator: Optional[torch.Generator] = None) -> None:
     """Zero-shot NAS initialisation: N(0, std^2) weights, zero biases, identity norm layers.
 
     Args:
         model (nn.Module): The network; its weights are overwritten.
         std (float): Standard deviation of conv / linear weights. Defaults to 1.0 (Zen-NAS,
             MAE-DET's ``init_std``).
+        generator (torch.Generator, optional): Random source of the weights; None: torch's
+            global one. Defaults to None.
     """
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
-                nn.init.normal_(m.weight, std=std)
+                nn.init.normal_(m.weight, std=std, generator=generator)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)):
@@ -166,3 +170,35 @@ def backbone_complexity(model: nn.Module, input_shape: Sequence[int]) -> Tuple[i
     finally:
         model.train(was_training)
     return sum(p.numel() for p in model.parameters()), int(flops)
+
+
+def scoring_setup(cfg,
+                  shape: Sequence[int],
+                  in_channels: Optional[int] = None,
+                  seed: int = 0,
+                  as_built: bool = False) -> Tuple[nn.Module, Tuple[int, int, int],
+                                                   torch.Generator, int]:
+    """What the score tools do before scoring a config's backbone.
+
+    Builds the backbone (torch seeded with ``seed``), counts its parameters as built and, unless
+    ``as_built``, turns it into the plain network (warning when nothing is known to strip).
+
+    Args:
+        cfg (Config): The loaded config.
+        shape (Sequence[int]): ``[H]`` or ``[H, W]`` of the input.
+        in_channels (int, optional): Input channels; None: the backbone's ``in_channels`` or 3.
+        seed (int): Seed of the build and of the returned generator. Defaults to 0.
+        as_built (bool): Keep residual links. Defaults to False.
+
+    Returns:
+        tuple: ``(model, (C, H, W), generator, params_as_built)``.
+    """
+    height, width = (list(shape) * 2)[:2]
+    in_channels = in_channels or cfg.model.get('backbone', cfg.model).get('in_channels', 3)
+    torch.manual_seed(seed)
+    model = build_backbone(cfg)
+    params = sum(p.numel() for p in model.parameters())
+    if not as_built and plain_network(model) == 0:
+        print('warning: no residual unit known to strip in this backbone (ZenResUnit, '
+              'GEResLayer, ResNet blocks are); scoring it as built')
+    return model, (in_channels, height, width), torch.Generator().manual_seed(seed), params

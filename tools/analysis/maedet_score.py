@@ -35,8 +35,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 import mmext  # noqa: F401
 from mmext.utils import load_config
-from mmext.utils.zero_shot_nas import (backbone_units, build_backbone, gaussian_init_,
-                                       plain_network)
+from mmext.utils.zero_shot_nas import backbone_units, gaussian_init_, scoring_setup
 
 OFFICIAL_STAGE_WEIGHTS = (0, 0, 1, 1, 6)
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.LeakyReLU, nn.Hardswish, nn.ELU)
@@ -127,7 +126,7 @@ def maedet_score(model: nn.Module,
         with torch.no_grad():
             for _ in range(1 if analytic else repeat):
                 if init:
-                    gaussian_init_(model, init_std)
+                    gaussian_init_(model, init_std, generator)
                 x = inputs if inputs is not None else init_std * torch.randn(
                     (1 if analytic else batch_size), *input_shape, generator=generator)
                 state['log_std'] = 0.0
@@ -179,22 +178,15 @@ def main(argv=None) -> Dict:
                         help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    height, width = (args.shape * 2)[:2]
-    in_channels = args.in_channels or cfg.model.get('backbone', cfg.model).get('in_channels', 3)
-    torch.manual_seed(args.seed)
-    model = build_backbone(cfg)
-    n = sum(p.numel() for p in model.parameters())
-    if not args.as_built and plain_network(model) == 0:
-        print('warning: no residual unit known to strip in this backbone (ZenResUnit, GEResLayer, '
-              'ResNet blocks are); scoring it as built')
-    gen = torch.Generator().manual_seed(args.seed)
-    result = maedet_score(model, (in_channels, height, width), args.batch_size, args.repeat,
+    model, shape, gen, n = scoring_setup(cfg, args.shape, args.in_channels, args.seed,
+                                         args.as_built)
+    result = maedet_score(model, shape, args.batch_size, args.repeat,
                           args.stage_weights, args.init_std, not args.keep_bn,
                           not args.keep_relu, args.analytic, generator=gen)
     stages = ', '.join(f'{s:.1f}' for s in result['stage_scores'])
     print('| config | input | backbone params | MAE-DET score (mean +- std) | stage entropies |\n'
           '| --- | --- | --- | --- | --- |\n'
-          f'| {args.config} | {in_channels}x{height}x{width} | {n / 1e6:.2f} M | '
+          f'| {args.config} | {"x".join(map(str, shape))} | {n / 1e6:.2f} M | '
           f'{result["maedet_score"]:.2f} +- {result["std"]:.2f} | {stages} |')
     return result
 

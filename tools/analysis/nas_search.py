@@ -206,7 +206,8 @@ def search(backbone_cfg: Dict,
            iterations: int = 500,
            mutations: int = 2,
            seed: int = 0,
-           log: Optional[Callable] = print) -> Dict:
+           log: Optional[Callable] = print,
+           resume: Optional[Dict] = None) -> Dict:
     """Evolutionary search from ``backbone_cfg`` (its ``arch`` is the first population member).
 
     Args:
@@ -221,6 +222,9 @@ def search(backbone_cfg: Dict,
         mutations (int): Blocks mutated per candidate (official ``block_num``). Defaults to 2.
         seed (int): Seed of the mutations and scores. Defaults to 0.
         log (Callable, optional): Progress printer. Defaults to ``print``.
+        resume (dict, optional): A previous result of this function (same settings): its
+            population is kept and the iterations continue from its last one (the official
+            ``ea_load_population``). Defaults to None.
 
     Returns:
         dict: ``best`` (arch, score, flops, params, layers), ``population`` (ranked) and
@@ -243,20 +247,29 @@ def search(backbone_cfg: Dict,
             if ((budget_flops is None or flops <= budget_flops)
                     and (budget_params is None or params <= budget_params)):
                 plain_network(model)
+                # the Zen-score draws its weights from torch's global generator
+                torch.manual_seed(seed * 1000003 + index)
                 gen = torch.Generator().manual_seed(seed * 1000003 + index)
                 info = dict(arch=copy.deepcopy(g), score=float(score_fn(model, gen)),
                             flops=flops, params=params, layers=layers)
         cache[key] = info
         return info
 
-    first = space.genome(backbone_cfg)
-    start = evaluate(first, 0)
-    if start is None:
-        raise ValueError('the initial backbone (the config\'s "model.backbone.arch") exceeds the '
-                         'budget; start the search from a smaller one')
-    members = [start]
-    history, over = [], 0
-    for it in range(1, iterations + 1):
+    if resume:
+        members = [dict(m) for m in resume['population']]
+        for m in members:
+            cache[json.dumps(m['arch'], sort_keys=True)] = m
+        history, over = list(resume['history']), resume['over_budget']
+    else:
+        start = evaluate(space.genome(backbone_cfg), 0)
+        if start is None:
+            raise ValueError('the initial backbone (the config\'s "model.backbone.arch") exceeds '
+                             'the budget; start the search from a smaller one')
+        members, history, over = [start], [], 0
+    done = len(history)
+    if done:  # a resumed search draws other mutations than its first part
+        rng = random.Random(f'{seed}-{done}')
+    for it in range(done + 1, done + iterations + 1):
         child = copy.deepcopy(rng.choice(members)['arch'])
         n_blocks = len(child) if isinstance(child, list) else len(child[space.rows_key]) + 1
         for _ in range(mutations):
@@ -270,11 +283,11 @@ def search(backbone_cfg: Dict,
             members.sort(key=lambda m: -m['score'])
             del members[population:]
         history.append(members[0]['score'])
-        if log and (it % 50 == 0 or it == iterations):
+        if log and (it % 50 == 0 or it == done + iterations):
             b = members[0]
-            log(f'iter {it}/{iterations}: best score {b["score"]:.3f}, FLOPs {b["flops"] / 1e6:.1f}M,'
-                f' params {b["params"] / 1e6:.3f}M, layers {b["layers"]}; '
-                f'{over} over budget')
+            log(f'iter {it}/{done + iterations}: best score {b["score"]:.3f}, '
+                f'FLOPs {b["flops"] / 1e6:.1f}M, params {b["params"] / 1e6:.3f}M, '
+                f'layers {b["layers"]}; {over} over budget')
     return dict(best=members[0], population=members, history=history,
                 evaluated=len(cache), over_budget=over)
 
@@ -299,6 +312,8 @@ def main(argv=None) -> Dict:
     parser.add_argument('--repeat', type=int, default=1, help='score repeats per candidate')
     parser.add_argument('--stage-weights', type=float, nargs='+', default=[0, 0, 1, 1, 6])
     parser.add_argument('--out', default=None, help='write the result as JSON here')
+    parser.add_argument('--resume', default=None,
+                        help='JSON result of an earlier search with the same settings: continue it')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
@@ -312,11 +327,15 @@ def main(argv=None) -> Dict:
         print(f'budget: FLOPs of {args.budget_from} backbone at {height}x{width}: '
               f'{budget_flops / 1e6:.1f}M')
     build_backbone(cfg)  # sets the default scope, checks the start backbone builds
+    resume = None
+    if args.resume:
+        with open(args.resume) as f:
+            resume = json.load(f)
     score_fn = make_score_fn(args.score, shape, args.batch_size, args.repeat,
                              args.stage_weights, osp.dirname(osp.abspath(__file__)))
     result = search(cfg.model.backbone.to_dict(), score_fn, shape, budget_flops,
                     args.budget_params, args.budget_layers, args.population, args.iterations,
-                    args.mutations, args.seed)
+                    args.mutations, args.seed, resume=resume)
     best = result['best']
     print(f'best ({args.score} score {best["score"]:.3f}, {best["params"] / 1e6:.3f}M params, '
           f'{best["flops"] / 1e6:.1f}M FLOPs at {height}x{width}, {best["layers"]} layers):\n'

@@ -39,7 +39,7 @@ import mmext  # noqa: F401
 from mmext.utils import load_config
 # shared with maedet_score.py / nas_search.py; re-exported as this tool's functions
 from mmext.utils.zero_shot_nas import (build_backbone, gaussian_init_,  # noqa: F401
-                                       last_output, plain_network)
+                                       last_output, plain_network, scoring_setup)
 
 
 def zen_score(model: nn.Module,
@@ -140,20 +140,14 @@ def main(argv=None) -> Dict[str, float]:
                         help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    height, width = (args.shape * 2)[:2]
-    in_channels = args.in_channels or cfg.model.get('backbone', cfg.model).get('in_channels', 3)
-    torch.manual_seed(args.seed)
-    model = build_backbone(cfg)
-    if not args.as_built and plain_network(model) == 0:
-        print('warning: no residual unit known to strip in this backbone (ZenResUnit, GEResLayer, '
-              'ResNet blocks are); scoring it as built')
-    gen = torch.Generator().manual_seed(args.seed)
-    result = zen_score(model, (in_channels, height, width), args.batch_size, args.repeat,
+    model, shape, gen, _ = scoring_setup(cfg, args.shape, args.in_channels, args.seed,
+                                         args.as_built)
+    result = zen_score(model, shape, args.batch_size, args.repeat,
                        args.mixup_gamma, gen, args.bn_variance)
     n = sum(p.numel() for p in model.parameters())
     print('| config | input | backbone params | Zen-score (mean +- std) |\n'
           '| --- | --- | --- | --- |\n'
-          f'| {args.config} | {in_channels}x{height}x{width} | {n / 1e6:.2f} M | '
+          f'| {args.config} | {"x".join(map(str, shape))} | {n / 1e6:.2f} M | '
           f'{result["zen_score"]:.2f} +- {result["std"]:.2f} |')
     return result
 

@@ -22,7 +22,7 @@ def tool(load_tool):
     return load_tool('analysis/nas_search.py')
 
 
-def _run(tool, score='maedet', seed=0, iterations=12, cfg=None, **budget):
+def _run(tool, score='maedet', seed=0, iterations=8, cfg=None, **budget):
     import os.path as osp
     tools_dir = osp.join(osp.dirname(__file__), '..', '..', '..', 'tools', 'analysis')
     weights = (0, 1, 6) if score == 'maedet' else ()
@@ -35,7 +35,7 @@ def _run(tool, score='maedet', seed=0, iterations=12, cfg=None, **budget):
 def test_deterministic_and_within_budget(tool):
     with torch.device('cpu'):
         from mmext.models.backbones.maedet import MAEDet
-        start_flops = backbone_complexity(MAEDet(arch=START), SHAPE)[1]
+        start_flops = backbone_complexity(MAEDet(arch=START, out_indices=-1), SHAPE)[1]
     budget = 3 * start_flops
     a = _run(tool, budget_flops=budget, budget_layers=13)
     b = _run(tool, budget_flops=budget, budget_layers=13)
@@ -44,18 +44,23 @@ def test_deterministic_and_within_budget(tool):
     assert len(a['population']) > 1 and a['evaluated'] > 1
     for m in a['population']:
         assert m['flops'] <= budget and m['layers'] <= 13
-        # the flops reported are those of the built backbone
-        assert backbone_complexity(MAEDet(arch=m['arch']), SHAPE)[1] == m['flops']
+    # the flops reported are those of the built backbone
+    best = a['best']
+    assert backbone_complexity(MAEDet(arch=best['arch'], out_indices=-1), SHAPE)[1] == best['flops']
     assert a['history'] == sorted(a['history'])  # the best never gets worse
     assert a['best']['score'] >= a['population'][-1]['score']
     c = _run(tool, seed=1, budget_flops=budget, budget_layers=13)
     assert c['history'] != a['history'] or c['population'] != a['population']
+    # resuming continues the iterations from the saved population
+    d = _run(tool, budget_flops=budget, budget_layers=13, iterations=3, resume=a)
+    assert d['history'][:len(a['history'])] == a['history'] and len(d['history']) == 11
+    assert d['best']['score'] >= a['best']['score']
 
 
 def test_tight_budget_rejects_everything_bigger(tool):
     from mmext.models.backbones.maedet import MAEDet
-    start_flops = backbone_complexity(MAEDet(arch=START), SHAPE)[1]
-    result = _run(tool, budget_flops=start_flops, iterations=10)
+    start_flops = backbone_complexity(MAEDet(arch=START, out_indices=-1), SHAPE)[1]
+    result = _run(tool, budget_flops=start_flops, iterations=6)
     assert all(m['flops'] <= start_flops for m in result['population'])
     with pytest.raises(ValueError, match='initial backbone .* exceeds the budget'):
         _run(tool, budget_flops=start_flops - 1, iterations=1)
@@ -86,8 +91,8 @@ def test_maedet_mutations_keep_official_constraints(tool):
                                        last_channels=16)),
 ])
 def test_zen_score_on_zennet_and_genet(tool, cfg):
-    a = _run(tool, score='zen', cfg=cfg, iterations=6)
-    b = _run(tool, score='zen', cfg=cfg, iterations=6)
+    a = _run(tool, score='zen', cfg=cfg, iterations=4)
+    b = _run(tool, score='zen', cfg=cfg, iterations=4)
     assert a['best'] == b['best']
     assert len(a['population']) >= 1
 
