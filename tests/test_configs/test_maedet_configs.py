@@ -38,9 +38,11 @@ def test_coco_configs(arch, params, neck):
 
 @pytest.mark.parametrize('path', NUCLEI, ids=lambda p: p.name)
 def test_nuclei_configs_train(path, nuclei_root, tmp_path):
+    from mmext.models.backbones.maedet import parse_maedet_structure
     cfg = Config.fromfile(path)
     assert cfg.model.backbone.type == 'mmext.MAEDet'
-    assert list(cfg.model.neck.in_channels) == [b['out'] for b in cfg.model.backbone.arch[1:]]
+    structure = parse_maedet_structure(cfg.model.backbone.arch)
+    assert list(cfg.model.neck.in_channels) == [b['out'] for b in structure[1:]]
     cfg.work_dir = str(tmp_path)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=100)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
