@@ -16,7 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = [
     'gaussian_init_', 'plain_network', 'backbone_units', 'last_output', 'build_backbone',
-    'backbone_complexity', 'scoring_setup'
+    'backbone_complexity', 'scoring_setup', 'score_arg_parser'
 ]
 
 
@@ -202,3 +202,34 @@ def scoring_setup(cfg,
         print('warning: no residual unit known to strip in this backbone (ZenResUnit, '
               'GEResLayer, ResNet blocks are); scoring it as built')
     return model, (in_channels, height, width), torch.Generator().manual_seed(seed), params
+
+
+def score_arg_parser(description: str, shape: int, batch_size: int, repeat: int):
+    """The command line the score tools share: ``CONFIG [--shape H W] [--in-channels C]
+    [--batch-size B] [--repeat R] [--seed S] [--as-built] [--cfg-options ...]``.
+
+    Args:
+        description (str): The tool's description.
+        shape (int): Default input size.
+        batch_size (int): Default batch of Gaussian images.
+        repeat (int): Default number of initialisations averaged.
+
+    Returns:
+        argparse.ArgumentParser: The parser; the tool adds its own options.
+    """
+    import argparse
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--shape', type=int, nargs='+', default=[shape, shape], help='input H W')
+    parser.add_argument('--in-channels', type=int, default=None,
+                        help='input channels (default: backbone in_channels or 3)')
+    parser.add_argument('--batch-size', type=int, default=batch_size)
+    parser.add_argument('--repeat', type=int, default=repeat)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--as-built', action='store_true',
+                        help='score the network as built (default: the plain network of the '
+                        'official searches, residual links and SE removed)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs')
+    return parser

@@ -23,19 +23,18 @@ repeats averaged, image size 480 for detection. ``--analytic`` uses the closed f
 later official ``madnas`` score instead: sigma_l = s * sqrt(fan-in of conv l), the expectation
 of the same deviation without the zero-padding borders (no forward statistics, deterministic).
 """
-import argparse
 import copy
 import math
 from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmengine.config import DictAction
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import mmext  # noqa: F401
 from mmext.utils import load_config
-from mmext.utils.zero_shot_nas import backbone_units, gaussian_init_, scoring_setup
+from mmext.utils.zero_shot_nas import (backbone_units, gaussian_init_, score_arg_parser,
+                                       scoring_setup)
 
 OFFICIAL_STAGE_WEIGHTS = (0, 0, 1, 1, 6)
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.LeakyReLU, nn.Hardswish, nn.ELU)
@@ -155,13 +154,7 @@ def maedet_score(model: nn.Module,
 
 
 def main(argv=None) -> Dict:
-    parser = argparse.ArgumentParser(description='MAE-DET entropy score of a config backbone')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--shape', type=int, nargs='+', default=[480, 480], help='input H W')
-    parser.add_argument('--in-channels', type=int, default=None,
-                        help='input channels (default: backbone in_channels or 3)')
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--repeat', type=int, default=4)
+    parser = score_arg_parser('MAE-DET entropy score of a config backbone', 480, 32, 4)
     parser.add_argument('--stage-weights', type=float, nargs='+',
                         default=list(OFFICIAL_STAGE_WEIGHTS),
                         help='weight of each stage entropy (official: 0 0 1 1 6)')
@@ -171,11 +164,6 @@ def main(argv=None) -> Dict:
                         help='keep activations (not official)')
     parser.add_argument('--analytic', action='store_true',
                         help='closed-form conv deviations (later official madnas score)')
-    parser.add_argument('--as-built', action='store_true',
-                        help='keep residual links (default: the plain network, official)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     model, shape, gen, n = scoring_setup(cfg, args.shape, args.in_channels, args.seed,

@@ -26,20 +26,19 @@ Official setting (idstcv/ZenNAS, the default here):
 The official search scores each candidate once (``repeat=1``, batch 64); its stand-alone script
 defaults to ``repeat=32``, batch 16, the defaults here.
 """
-import argparse
 import math
 from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmengine.config import DictAction
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import mmext  # noqa: F401
 from mmext.utils import load_config
 # shared with maedet_score.py / nas_search.py; re-exported as this tool's functions
 from mmext.utils.zero_shot_nas import (build_backbone, gaussian_init_,  # noqa: F401
-                                       last_output, plain_network, scoring_setup)
+                                       last_output, plain_network, score_arg_parser,
+                                       scoring_setup)
 
 
 def zen_score(model: nn.Module,
@@ -122,22 +121,10 @@ def zen_score(model: nn.Module,
 
 
 def main(argv=None) -> Dict[str, float]:
-    parser = argparse.ArgumentParser(description='Zen-score (Zen-NAS) of a config backbone')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--shape', type=int, nargs='+', default=[224, 224], help='input H W')
-    parser.add_argument('--in-channels', type=int, default=None,
-                        help='input channels (default: backbone in_channels or 3)')
-    parser.add_argument('--batch-size', type=int, default=16)
-    parser.add_argument('--repeat', type=int, default=32)
+    parser = score_arg_parser('Zen-score (Zen-NAS) of a config backbone', 224, 16, 32)
     parser.add_argument('--mixup-gamma', type=float, default=1e-2)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--as-built', action='store_true',
-                        help='score the network as built (default: the plain network of the '
-                        'official search, residual links and SE removed)')
     parser.add_argument('--bn-variance', choices=['running', 'batch'], default='running',
                         help='BN correction from running variances (official) or batch ones')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     model, shape, gen, _ = scoring_setup(cfg, args.shape, args.in_channels, args.seed,
