@@ -7,3 +7,4 @@ from .supervit import *  # noqa: F401,F403
 from .genet import *  # noqa: F401,F403
 from .zennet import *  # noqa: F401,F403
 from .scaled_relu_vit import *  # noqa: F401,F403
+from .wide_resnet import *  # noqa: F401,F403
