@@ -22,15 +22,21 @@ weak_pipeline = [
 strong_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomCrop', crop_size=28, padding=4, padding_mode='reflect'),
+    # mmcv's colour operations need 3 channels: run RandAugment on the grey image replicated
     dict(
-        type='RandAugment',
-        policies='timm_increasing',
-        num_policies=2,
-        total_level=10,
-        magnitude_level=10,
-        magnitude_std='inf',
-        hparams=dict(pad_val=0)),
-    dict(type='Cutout', shape=14, pad_val=0),
+        type='mmext.GreyAsColor',
+        transforms=[
+            dict(
+                type='RandAugment',
+                policies='timm_increasing',
+                num_policies=2,
+                total_level=10,
+                magnitude_level=10,
+                magnitude_std='inf',
+                hparams=dict(pad_val=128)),
+        ]),
+    # FixMatch fills cutout (and geometric padding) with mid grey
+    dict(type='Cutout', shape=14, pad_val=128),
     dict(type='PackInputs'),
 ]
 
