@@ -5,9 +5,10 @@ arXiv 2109.00650; official code idstcv/Dash on the google-research/fixmatch pipe
 training iteration sees ``B`` labelled images and ``mu * B`` unlabelled images, each of the
 latter in a weak and a strong augmentation. The dataset wrapper turns one labelled training set
 into a class-balanced labelled subset and an unlabelled pool; the sampler lays the indices out so
-that the standard dataloader (default collate, any ``batch_size = B * (1 + 2 mu)``) yields one
+that the standard dataloader (default collate, ``batch_size = B * (1 + 2 mu)``) yields one
 such iteration per batch. Works with the standard mmengine runner (iteration-based loop).
 """
+import itertools
 from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
@@ -162,17 +163,21 @@ class SemiSupervisedDataset(Dataset):
 
 @DATA_SAMPLERS.register_module()
 class SemiSupervisedSampler(Sampler):
-    """Lays out :class:`SemiSupervisedDataset` indices as FixMatch / Dash iterations.
+    """Endless stream of :class:`SemiSupervisedDataset` indices laid out as FixMatch / Dash
+    iterations.
 
     Each group of ``labeled_batch_size * (1 + 2 mu)`` consecutive indices is one iteration:
     ``B`` labelled indices, then ``mu B`` unlabelled weak views, then the strong views of the
     same images in the same order. Set the dataloader's ``batch_size`` to that group size.
-    The labelled stream is an endless sequence of seeded permutations of the labelled subset
+    Labelled images come from an endless sequence of seeded permutations of the labelled subset
     (independent of ``mu``, so a supervised-only run with ``mu=0`` sees the same labelled
-    batches); an epoch is one seeded permutation of the unlabelled pool (``U // (mu B)``
-    iterations, the remainder dropped). Everything depends only on ``seed`` and the epoch
-    (``set_epoch``, called by mmengine's loops), so resuming replays the same batches. With
-    several processes each rank takes every ``world_size``-th iteration.
+    batches); unlabelled images from an endless sequence of seeded permutations of the pool
+    (``U // (mu B)`` iterations each, the remainder dropped), as the repeated, shuffled streams
+    of the official code. Iteration ``g`` depends only on ``seed`` and ``g``, so a resumed
+    iteration-based run (mmengine skips the trained iterations) replays the same batches. The
+    stream is endless, like mmengine's ``InfiniteSampler``: use an iteration-based loop;
+    ``len()`` is one pass over the unlabelled pool. With several processes each rank takes
+    every ``world_size``-th iteration.
 
     Args:
         dataset (SemiSupervisedDataset): The wrapped training set.
@@ -201,48 +206,46 @@ class SemiSupervisedSampler(Sampler):
         self.mu = mu
         self.rank, self.world_size = get_dist_info()
         self.seed = sync_random_seed() if seed is None else seed
-        self.epoch = 0
-        B, U = labeled_batch_size, dataset.num_unlabeled
-        per_epoch = U // (mu * B) if mu else max(1, dataset.num_labeled // B)
-        per_epoch -= per_epoch % self.world_size
-        if per_epoch < 1:
+        U = dataset.num_unlabeled
+        self.iters_per_round = U // (mu * labeled_batch_size) if mu else \
+            max(1, dataset.num_labeled // labeled_batch_size)
+        if self.iters_per_round < 1:
             raise ValueError(f'the unlabelled pool ({U} images) is smaller than one iteration '
-                             f'of {mu * B * self.world_size} unlabelled images: lower "mu" or '
+                             f'of {mu * labeled_batch_size} unlabelled images: lower "mu" or '
                              f'"labeled_batch_size", or raise "num_unlabeled"')
-        self.iters_per_epoch = per_epoch
+        self._perms: Dict[tuple, np.ndarray] = {}
 
     @property
     def batch_size(self) -> int:
         """Indices per iteration: the dataloader ``batch_size`` to use."""
         return self.labeled_batch_size * (1 + 2 * self.mu)
 
-    def _labeled_stream(self, start: int, count: int) -> np.ndarray:
-        """Positions ``[start, start + count)`` of the endless labelled stream."""
-        L = self.dataset.num_labeled
-        first, last = start // L, (start + count - 1) // L
-        rounds = [
-            np.random.default_rng([self.seed, 1, r]).permutation(L)
-            for r in range(first, last + 1)
-        ]
-        offset = start - first * L
-        return np.concatenate(rounds)[offset:offset + count]
+    def _perm(self, stream: int, r: int, n: int) -> np.ndarray:
+        """Permutation ``r`` of ``range(n)`` of a stream (1: labelled, 2: unlabelled)."""
+        key = (stream, r)
+        if key not in self._perms:
+            if len(self._perms) > 8:  # only the current rounds are needed
+                self._perms.clear()
+            self._perms[key] = np.random.default_rng([self.seed, stream, r]).permutation(n)
+        return self._perms[key]
+
+    def iteration(self, g: int) -> List[int]:
+        """The dataset indices of global iteration ``g``."""
+        B, mu = self.labeled_batch_size, self.mu
+        L, U = self.dataset.num_labeled, self.dataset.num_unlabeled
+        labeled = [int(self._perm(1, p // L, L)[p % L]) for p in range(g * B, (g + 1) * B)]
+        if not mu:
+            return labeled
+        r, pos = divmod(g, self.iters_per_round)
+        unlabeled = self._perm(2, r, U)[pos * mu * B:(pos + 1) * mu * B]
+        return labeled + (L + unlabeled).tolist() + (L + U + unlabeled).tolist()
 
     def __iter__(self) -> Iterator[int]:
-        B, mu, n = self.labeled_batch_size, self.mu, self.iters_per_epoch
-        L, U = self.dataset.num_labeled, self.dataset.num_unlabeled
-        labeled = self._labeled_stream(self.epoch * n * B, n * B).reshape(n, B)
-        if mu:
-            perm = np.random.default_rng([self.seed, 2, self.epoch]).permutation(U)
-            unlabeled = perm[:n * mu * B].reshape(n, mu * B)
-        for it in range(self.rank, n, self.world_size):
-            yield from labeled[it].tolist()
-            if mu:
-                yield from (L + unlabeled[it]).tolist()
-                yield from (L + U + unlabeled[it]).tolist()
+        for g in itertools.count(self.rank, self.world_size):
+            yield from self.iteration(g)
 
     def __len__(self) -> int:
-        return self.iters_per_epoch // self.world_size * self.batch_size
+        return self.iters_per_round * self.batch_size
 
     def set_epoch(self, epoch: int) -> None:
-        """Set the epoch (the unlabelled permutation and the labelled stream position)."""
-        self.epoch = epoch
+        """No effect: the stream is endless and depends on the iteration only."""

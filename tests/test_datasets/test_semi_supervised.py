@@ -1,4 +1,6 @@
 """SemiSupervisedDataset / SemiSupervisedSampler: split counts, disjointness, seeding, layout."""
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -83,11 +85,10 @@ def test_dataset_needs_packed_pipeline():
         ds[0]
 
 
-def _batches(sampler, epoch=0):
-    sampler.set_epoch(epoch)
-    idx = list(sampler)
+def _batches(sampler, n):
+    """The first ``n`` iterations of the endless stream, split into batches."""
     size = sampler.batch_size
-    assert len(idx) == len(sampler) and len(idx) % size == 0
+    idx = list(itertools.islice(iter(sampler), n * size))
     return [idx[i:i + size] for i in range(0, len(idx), size)]
 
 
@@ -95,16 +96,18 @@ def test_sampler_layout_and_counts():
     ds = _wrapper(k=3)  # L = 15, U = 45
     L, U = ds.num_labeled, ds.num_unlabeled
     sampler = SemiSupervisedSampler(ds, labeled_batch_size=2, mu=3, seed=0)
-    assert sampler.batch_size == 2 * 7 and sampler.iters_per_epoch == 45 // 6
-    batches = _batches(sampler)
-    seen = []
-    for batch in batches:
-        lab, weak, strong = batch[:2], batch[2:8], batch[8:]
-        assert all(0 <= i < L for i in lab)
-        assert all(L <= i < L + U for i in weak)
-        assert [i - U for i in strong] == weak  # the same images in the same order
-        seen += weak
-    assert len(set(seen)) == len(seen)  # one epoch: each unlabelled image at most once
+    assert sampler.batch_size == 2 * 7 and sampler.iters_per_round == 45 // 6
+    assert len(sampler) == 7 * 14
+    batches = _batches(sampler, 14)  # two rounds over the unlabelled pool
+    for r in range(2):
+        seen = []
+        for batch in batches[7 * r:7 * (r + 1)]:
+            lab, weak, strong = batch[:2], batch[2:8], batch[8:]
+            assert all(0 <= i < L for i in lab)
+            assert all(L <= i < L + U for i in weak)
+            assert [i - U for i in strong] == weak  # the same images in the same order
+            seen += weak
+        assert len(set(seen)) == len(seen) == 42  # a round: each image at most once
     # a batch through the wrapper: 2 labelled, 6 weak, 6 strong samples, strong pairs weak
     samples = [ds[i]['data_samples'] for i in batches[0]]
     views = [s.ssl_view for s in samples]
@@ -112,14 +115,18 @@ def test_sampler_layout_and_counts():
     assert [s.ssl_index for s in samples[2:8]] == [s.ssl_index for s in samples[8:]]
 
 
-def test_sampler_is_seeded_per_epoch():
+def test_sampler_is_seeded_and_resumable():
     ds = _wrapper(k=3)
     a = SemiSupervisedSampler(ds, labeled_batch_size=2, mu=3, seed=0)
     b = SemiSupervisedSampler(ds, labeled_batch_size=2, mu=3, seed=0)
-    assert _batches(a, 0) == _batches(b, 0)
-    assert _batches(a, 1) == _batches(b, 1) != _batches(a, 0)
+    first = _batches(a, 20)
+    assert first == _batches(b, 20)
+    assert first[7:14] != first[:7]  # each round is a new permutation
+    assert [a.iteration(g) for g in range(20)] == first  # iteration g depends on g only
+    b.set_epoch(5)  # no effect
+    assert _batches(b, 20) == first
     c = SemiSupervisedSampler(ds, labeled_batch_size=2, mu=3, seed=1)
-    assert _batches(c, 0) != _batches(a, 0)
+    assert _batches(c, 20) != first
 
 
 def test_labeled_stream_shared_with_supervised_arm():
@@ -127,13 +134,14 @@ def test_labeled_stream_shared_with_supervised_arm():
     ds = _wrapper(k=3)
     semi = SemiSupervisedSampler(ds, labeled_batch_size=2, mu=3, seed=0)
     sup = SemiSupervisedSampler(ds, labeled_batch_size=2, mu=0, seed=0)
-    semi_labeled = [i for e in range(3) for batch in _batches(semi, e) for i in batch[:2]]
-    sup_labeled = [i for e in range(4) for batch in _batches(sup, e) for i in batch]
-    n = min(len(semi_labeled), len(sup_labeled))
-    assert n >= 30 and semi_labeled[:n] == sup_labeled[:n]
+    assert sup.batch_size == 2
+    semi_labeled = [i for batch in _batches(semi, 30) for i in batch[:2]]
+    sup_labeled = [i for batch in _batches(sup, 30) for i in batch]
+    assert semi_labeled == sup_labeled
     # each run of L consecutive labelled indices is a permutation of the labelled subset
     assert sorted(sup_labeled[:15]) == list(range(15))
     assert sorted(sup_labeled[15:30]) == list(range(15))
+    assert sup_labeled[:15] != sup_labeled[15:30]
 
 
 def test_sampler_rejects_bad_values():

@@ -26,7 +26,8 @@ def test_matches_three_channel_result(op, shape):
     color = np.repeat(grey.reshape(12, 10, 1), 3, axis=-1)
     ref = TRANSFORMS.build(op)(dict(img=color))['img']
     assert np.array_equal(out.reshape(12, 10), ref[..., 0])
-    assert not np.array_equal(out, grey)  # the operation did something
+    if op['type'] != 'ColorTransform':  # saturation leaves a grey image as it is
+        assert not np.array_equal(out, grey)
 
 
 def test_three_channel_input_passes_through():
