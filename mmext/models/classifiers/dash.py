@@ -119,7 +119,7 @@ class DashThreshold(nn.Module):
                 self.loss_count += unlabeled_loss.numel()
             if it == self.warmup_iters - 1:
                 total = torch.stack([self.loss_sum, self.loss_count])
-                total = all_reduce(total)  # the same rho_hat on every rank
+                all_reduce(total)  # in place: the same rho_hat on every rank
                 self.rho_hat.fill_(float(total[0] / total[1].clamp(min=1)))
             return select_loss.new_ones(select_loss.shape), dict(hard=False)
         floored = max(rho, self.rho_min)
