@@ -8,12 +8,12 @@
 # per-sample unlabelled losses of the warm-up, i.e. its last 111 iterations (49,750 / 448).
 # Built and forwarded in the tests only (no CIFAR-10 or GPU here); expects mmpretrain's CIFAR10
 # files under data/cifar10.
-_base_ = ['mmpretrain::_base_/default_runtime.py']
+_base_ = ['../_base_/schedules/fixmatch_sgd-1024e.py']
 
 num_labels_per_class = 25
 labeled_batch_size = 64
 mu = 7
-epoch_iters = 1024
+epoch_iters = 1024  # as the schedule base
 
 data_preprocessor = dict(
     num_classes=10,
@@ -80,18 +80,4 @@ val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=5e-4, nesterov=True),
-    paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.))
-param_scheduler = [dict(type='mmext.FixMatchCosineLR', by_epoch=False)]
-train_cfg = dict(by_epoch=False, max_iters=1024 * epoch_iters, val_interval=64 * epoch_iters)
-val_cfg = dict()
-test_cfg = dict()
-custom_hooks = [dict(type='EMAHook', momentum=0.001, priority='ABOVE_NORMAL')]
-log_processor = dict(by_epoch=False)
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=100),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=64 * epoch_iters,
-                    max_keep_ckpts=2))
-randomness = dict(seed=0, deterministic=False)
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)

@@ -6,7 +6,9 @@ _base_ = ['./dash_wrn10-1_1xb16-mu2-300it_fashionmnist-250.py']
 model = dict(
     _delete_=True,
     type='ImageClassifier',
-    backbone=dict(type='mmext.WideResNet', depth=10, widen_factor=1, in_channels=1),
+    backbone=dict(
+        type='mmext.WideResNet', depth=10, widen_factor=1, in_channels=1,
+        norm_cfg=dict(type='BN', momentum=0.1)),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead', num_classes=10, in_channels=64,

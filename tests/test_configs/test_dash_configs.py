@@ -119,3 +119,4 @@ def test_dash_config_trains_two_iterations(fashion_mnist_root, tmp_path):
     scalars = runner.message_hub.log_scalars
     assert {'train/loss_x', 'train/loss_u', 'train/mask_ratio', 'train/pseudo_acc'} <= set(scalars)
     assert scalars['train/mask_ratio'].current() == 1.0  # warm-up keeps every sample
+
