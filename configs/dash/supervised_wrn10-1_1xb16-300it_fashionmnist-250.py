@@ -6,13 +6,9 @@ _base_ = ['./dash_wrn10-1_1xb16-mu2-300it_fashionmnist-250.py']
 model = dict(
     _delete_=True,
     type='ImageClassifier',
-    backbone=dict(
-        type='mmext.WideResNet', depth=10, widen_factor=1, in_channels=1,
-        norm_cfg=dict(type='BN', momentum=0.1)),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead', num_classes=10, in_channels=64,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+    backbone={{_base_.model.backbone}},
+    neck={{_base_.model.neck}},
+    head={{_base_.model.head}})
 labeled_batch_size = 16
 train_dataloader = dict(
     batch_size=labeled_batch_size, sampler=dict(labeled_batch_size=labeled_batch_size, mu=0))

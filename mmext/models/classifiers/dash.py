@@ -1,4 +1,4 @@
-"""Dash: Semi-Supervised Learning with Dynamic Thresholding (Xu et al., ICML 2021, arXiv 2109.00650).
+"""Dash: Semi-Supervised Learning with Dynamic Thresholding (ICML 2021, arXiv 2109.00650).
 
 Follows the official code (idstcv/Dash, ``dash.py`` + ``libml/train.py`` on the FixMatch
 pipeline) for the selection rule, the threshold schedule, the estimate of its initial value and
