@@ -3,3 +3,4 @@ from .cpu_distributed import (CPUDistributedDataParallel, setup_cpu_distributed,
                               shutdown_distributed)
 
 __all__ = ['CPUDistributedDataParallel', 'setup_cpu_distributed', 'shutdown_distributed']
+from . import schedulers  # noqa: F401,E402

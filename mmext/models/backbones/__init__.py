@@ -10,3 +10,4 @@ from .scaled_relu_vit import *  # noqa: F401,F403
 from .transreid_ssl import *  # noqa: F401,F403
 from .solider_swin import *  # noqa: F401,F403
 from .maedet import *  # noqa: F401,F403
+from .wide_resnet import *  # noqa: F401,F403
