@@ -114,9 +114,12 @@ def format_table(rows: List[Dict], device: str, shape: Tuple[int, int],
     for r in rows:
         setting = '-' if r['setting'] is None else f'grid {r["setting"][0]}, keep ' \
             f'{r["setting"][1]:g}'
-        fl = f'{r["flops"] / 1e9:.3f} G' if 'flops' in r else '-'
+        fl = '-' if 'flops' not in r else f'{r["flops"] / 1e9:.3f} G' \
+            if r['flops'] >= 1e8 else f'{r["flops"] / 1e6:.2f} M'
+        params = f'{r["params"] / 1e6:.2f} M' if r['params'] >= 1e5 else \
+            f'{r["params"] / 1e3:.1f} k'
         lines.append(f'| {r["config"]} | {setting} | {r.get("threads", "-")} | '
-                     f'{r["params"] / 1e6:.2f} M | {fl} | {r["throughput"]:.1f} | '
+                     f'{params} | {fl} | {r["throughput"]:.1f} | '
                      f'{1e3 * batch_size / r["throughput"]:.2f} |')
     return (f'Device: {device}; input {shape[0]}x{shape[1]}, batch {batch_size}\n\n' + head +
             '\n'.join(lines))
