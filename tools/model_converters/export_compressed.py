@@ -25,14 +25,8 @@ from mmengine.config import Config
 import mmext  # noqa: F401  (registers every mmext part)
 from mmext.models.layers.channel_pruning import (channel_masks_from_weights, prune_channels,
                                                 resnet_channel_groups)
-from mmext.models.layers.compression_utils import (build_from_config, export_state_dict,
-                                                   plain_model_cfg)
-
-
-def _chex_hook(cfg):
-    hooks = [h for h in cfg.get('custom_hooks') or []
-             if str(h.get('type', '')).endswith('CHEXHook')]
-    return hooks[0] if hooks else None
+from mmext.models.layers.compression_utils import (build_from_config, config_hook,
+                                                   export_state_dict, plain_model_cfg)
 
 
 def export_pruned(cfg, model, hook_cfg, checkpoint: str, out: str, out_config: str) -> int:
@@ -66,7 +60,7 @@ def main(argv=None) -> int:
 
     cfg = Config.fromfile(args.config)
     model = build_from_config(cfg, args.checkpoint)
-    hook = _chex_hook(cfg)
+    hook = config_hook(cfg, 'CHEXHook')
     if hook is not None:
         out_config = args.out_config or osp.splitext(args.out)[0] + '.py'
         return export_pruned(cfg, model, hook, args.checkpoint, args.out, out_config)
