@@ -1,6 +1,7 @@
 """Bake a compressed model's weights into a plain checkpoint.
 
-    python tools/model_converters/export_compressed.py CONFIG CHECKPOINT OUT.pth [--out-config OUT.py]
+    python tools/model_converters/export_compressed.py CONFIG CHECKPOINT OUT.pth \
+        [--out-config OUT.py]
 
 Masks are applied (LBC), weights binarized and scaled (ReSTE) or quantized (LSQ), and the
 auxiliary tensors (combination scores, step sizes, freeze masks) dropped, so ``OUT.pth`` loads

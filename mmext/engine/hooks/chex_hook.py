@@ -1,6 +1,6 @@
 """Channel exploration by repeated pruning and regrowing (CHEX, arXiv:2203.15794)."""
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List
 
 import torch
 from mmengine.hooks import Hook
