@@ -31,3 +31,21 @@ def train_steps(model: nn.Module, x: torch.Tensor, labels: Sequence[int],
         opt.step()
     assert torch.isfinite(loss)
     return loss
+
+
+def tiny_train_cfg(path: Union[str, Path], work_dir: Union[str, Path], images: int = 32,
+                   batch_size: int = 16) -> Config:
+    """The config at ``path`` cut down to one epoch on its first ``images`` training images
+    (no workers, no LR schedule, no validation / test), checkpointing that epoch."""
+    cfg = Config.fromfile(str(path))
+    cfg.work_dir = str(work_dir)
+    cfg.train_dataloader.dataset.indices = images
+    cfg.train_dataloader.batch_size = batch_size
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=10)
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    return cfg

@@ -11,6 +11,8 @@ from mmext.models.layers import LBCConv2d, ReSTEConv2d
 from mmext.models.layers.compression_utils import layer_report
 from mmext.models.layers.lts import _LSQMixin
 
+from _config_checks import tiny_train_cfg
+
 ROOT = Path(__file__).parents[2]
 CONFIGS = sorted(str(p.relative_to(ROOT)) for d in ('reste', 'lts', 'lbc', 'gap')
                  for p in (ROOT / 'configs' / d).glob('*.py'))
@@ -77,18 +79,8 @@ def test_fashionmnist_lbc_trains_and_ends_nm(fashion_mnist_root, tmp_path, load_
     """A real mmengine run (2 iterations) ends exactly 2:4 sparse, as the report confirms."""
     from mmengine.runner import Runner
     path = 'configs/lbc/lbc_resnet8-w16-2to4_1xb128-4e_fashionmnist.py'
-    cfg = Config.fromfile(path)
-    cfg.work_dir = str(tmp_path)
-    cfg.train_dataloader.dataset.indices = 32
-    cfg.train_dataloader.batch_size = 16
-    cfg.train_dataloader.num_workers = 0
-    cfg.train_dataloader.persistent_workers = False
-    cfg.train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=10)
-    cfg.param_scheduler = []
+    cfg = tiny_train_cfg(path, tmp_path)
     cfg.custom_hooks = [dict(type='mmext.LBCHook', start=0, end=1)]
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
     runner = Runner.from_cfg(cfg)
     runner.train()
     ckpt = str(tmp_path / 'epoch_1.pth')

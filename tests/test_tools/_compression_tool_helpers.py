@@ -39,3 +39,20 @@ def save_checkpoint(tmp_path, config, prepare=None, name='model.pth'):
     path = tmp_path / name
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), str(path))
     return str(path), model
+
+
+def chex_masks(residual=False, seed=0):
+    """A ``prepare`` for :func:`save_checkpoint`: random CHEX channel masks (about half of each
+    group kept, never none), applied as the hook applies them."""
+    from mmext.models.layers.channel_pruning import apply_channel_masks, resnet_channel_groups
+
+    def prepare(model):
+        groups = resnet_channel_groups(model, residual)
+        gen = torch.Generator().manual_seed(seed)
+        masks = {g.name: torch.rand(g.size, generator=gen) < 0.5 for g in groups}
+        for m in masks.values():
+            m[0] = True
+        apply_channel_masks(model, groups, masks)
+        prepare.masks = masks
+
+    return prepare

@@ -5,7 +5,7 @@ import torch
 import mmext  # noqa: F401
 from mmext.models.layers import LBCConv2d
 
-from _compression_tool_helpers import make_config, save_checkpoint
+from _compression_tool_helpers import chex_masks, make_config, save_checkpoint
 
 
 def _finish_lbc(model):
@@ -69,3 +69,19 @@ def test_report_gap_target_sparsity(load_tool, tmp_path, capsys):
     ckpt, _ = save_checkpoint(tmp_path, cfg, name='dense.pth')
     code, _, _ = _run(load_tool, cfg, ckpt, tmp_path, capsys)
     assert code == 1
+
+
+def test_report_chex_channels(load_tool, tmp_path, capsys):
+    cfg = make_config(tmp_path, custom_hooks=[dict(type='mmext.CHEXHook', end=2)])
+    prepare = chex_masks()
+    ckpt, model = save_checkpoint(tmp_path, cfg, prepare)
+    code, text, rows = _run(load_tool, cfg, ckpt, tmp_path, capsys)
+    alive = int(prepare.masks['backbone.layer2.0.conv1'].sum())
+    assert code == 0 and rows['backbone.layer2.0.conv1']['check'] == f'channels {alive}/16'
+    # a pruned channel still read by its consumer: inconsistent, the report fails
+    off = (~prepare.masks['backbone.layer2.0.conv1']).nonzero()[0, 0]
+    with torch.no_grad():
+        model.backbone.layer2[0].conv2.weight[:, off] = 1.0
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), str(tmp_path / 'bad.pth'))
+    code, text, rows = _run(load_tool, cfg, str(tmp_path / 'bad.pth'), tmp_path, capsys)
+    assert code == 1 and not rows['backbone.layer2.0.conv1']['ok']

@@ -7,7 +7,7 @@ from mmext.models.layers import LBCConv2d
 from mmext.models.layers.compression_utils import (binary_violations, grid_violations,
                                                    nm_violations)
 
-from _compression_tool_helpers import make_config, save_checkpoint
+from _compression_tool_helpers import chex_masks, make_config, save_checkpoint
 
 
 def _finish_lbc(model):
@@ -45,3 +45,26 @@ def test_export_loads_into_plain_model_with_same_outputs(load_tool, tmp_path, la
         assert binary_violations(w) == 0
     else:
         assert grid_violations(w, torch.tensor(info['step']), info['qmin'], info['qmax']) == 0
+
+
+@pytest.mark.parametrize('residual', [False, True])
+def test_chex_export_is_a_smaller_equal_network(load_tool, tmp_path, residual):
+    from mmext.models.layers.compression_utils import build_from_config
+    hook = dict(type='mmext.CHEXHook', end=2, prune_residual=residual)
+    cfg = make_config(tmp_path, custom_hooks=[hook])
+    prepare = chex_masks(residual)
+    ckpt, model = save_checkpoint(tmp_path, cfg, prepare)
+    out = tmp_path / 'small.pth'
+    assert load_tool('model_converters/export_compressed.py').main(
+        [cfg, ckpt, str(out), '--out-config', str(tmp_path / 'small_cfg.py')]) == 0
+    small = build_from_config(str(tmp_path / 'small_cfg.py'), str(out))  # strict load
+    model.eval()
+    x = torch.randn(2, 1, 12, 12)
+    with torch.no_grad():
+        assert torch.allclose(model(x, mode='tensor'), small(x, mode='tensor'), atol=1e-5)
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n(small) < n(model)
+    assert small.backbone.layer2[0].conv1.out_channels == \
+        int(prepare.masks['backbone.layer2.0.conv1'].sum())
+    fc_in = int(prepare.masks['backbone.layer2.0.downsample.0'].sum()) if residual else 16
+    assert small.head.fc.in_features == fc_in

@@ -1,14 +1,15 @@
 """Inference throughput (images/s) of configs, e.g. token-sparsified ViTs vs their baselines.
 
     python tools/analysis/benchmark_throughput.py CONFIG [CONFIG ...] [--shape H W]
-        [--batch-size 32] [--iters 10] [--warmup 3] [--device cpu|cuda] [--threads N]
+        [--batch-size 32] [--iters 10] [--warmup 3] [--device cpu|cuda] [--threads N [N ...]]
         [--settings all | G,R ...] [--flops] [--cfg-options k=v ...]
 
 Each config's model runs ``model(inputs, mode='tensor')`` (backbone + neck + head) under
 ``torch.no_grad`` on random inputs; the table names the device (CPU model and thread count, or
 GPU name). For a SuperViT model (a backbone with ``settings``), ``--settings all`` measures
 every (token grid, keeping rate) pair and ``--settings 14,0.7 8,1`` chosen ones. ``--flops``
-adds mmengine FLOPs (one multiply-add = one FLOP) per row.
+adds mmengine FLOPs (one multiply-add = one FLOP) per row. ``--threads 1 2`` measures every
+config with 1, then 2 CPU threads (one row each, with the latency of one batch).
 """
 import argparse
 import platform
@@ -107,14 +108,19 @@ def benchmark(configs: Sequence[str], shape: Tuple[int, int], batch_size: int = 
 
 def format_table(rows: List[Dict], device: str, shape: Tuple[int, int],
                  batch_size: int) -> str:
-    head = '| config | setting | params | FLOPs | images/s |\n| --- | --- | --- | --- | --- |\n'
+    head = ('| config | setting | threads | params | FLOPs | images/s | ms / batch |\n'
+            '| --- | --- | --- | --- | --- | --- | --- |\n')
     lines = []
     for r in rows:
         setting = '-' if r['setting'] is None else f'grid {r["setting"][0]}, keep ' \
             f'{r["setting"][1]:g}'
-        fl = f'{r["flops"] / 1e9:.3f} G' if 'flops' in r else '-'
-        lines.append(f'| {r["config"]} | {setting} | {r["params"] / 1e6:.2f} M | {fl} | '
-                     f'{r["throughput"]:.1f} |')
+        fl = '-' if 'flops' not in r else f'{r["flops"] / 1e9:.3f} G' \
+            if r['flops'] >= 1e8 else f'{r["flops"] / 1e6:.2f} M'
+        params = f'{r["params"] / 1e6:.2f} M' if r['params'] >= 1e5 else \
+            f'{r["params"] / 1e3:.1f} k'
+        lines.append(f'| {r["config"]} | {setting} | {r.get("threads", "-")} | '
+                     f'{params} | {fl} | {r["throughput"]:.1f} | '
+                     f'{1e3 * batch_size / r["throughput"]:.2f} |')
     return (f'Device: {device}; input {shape[0]}x{shape[1]}, batch {batch_size}\n\n' + head +
             '\n'.join(lines))
 
@@ -127,19 +133,26 @@ def main(argv=None) -> List[Dict]:
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--threads', type=int, nargs='+', default=None,
+                        help='torch CPU threads; several values: one run each')
     parser.add_argument('--settings', nargs='+', default=None,
                         help='SuperViT settings: "all" or GRID,KEEP_RATE ...')
     parser.add_argument('--flops', action='store_true', help='also count FLOPs per row')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     shape = tuple((args.shape * 2)[:2])
-    rows = benchmark(args.configs, shape, args.batch_size, args.iters, args.warmup,
-                     args.device, args.settings, args.flops, args.cfg_options)
-    print(format_table(rows, device_name(torch.device(args.device)), shape, args.batch_size))
+    rows = []
+    for threads in args.threads or [None]:
+        if threads:
+            torch.set_num_threads(threads)
+        for row in benchmark(args.configs, shape, args.batch_size, args.iters, args.warmup,
+                             args.device, args.settings, args.flops, args.cfg_options):
+            rows.append(dict(row, threads=torch.get_num_threads()))
+    device = device_name(torch.device(args.device))
+    if args.threads and len(args.threads) > 1:
+        device = device.rsplit(',', 1)[0]  # the thread count is a column
+    print(format_table(rows, device, shape, args.batch_size))
     return rows
 
 

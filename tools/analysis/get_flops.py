@@ -70,6 +70,14 @@ def backbone_only(cfg, height: int, width: int) -> dict:
     return dict(params=params, flops=flops)
 
 
+def format_count(n: float, unit: str = '') -> str:
+    """``n`` in G / M / k with four significant digits (small models stay readable)."""
+    for scale, prefix in ((1e9, 'G'), (1e6, 'M'), (1e3, 'k')):
+        if n >= 0.1 * scale:
+            return f'{n / scale:.4g} {prefix}{unit}'
+    return f'{n:g} {unit}'.strip()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Count parameters and FLOPs of a model')
     parser.add_argument('config', help='config file path')
@@ -83,8 +91,8 @@ def main(argv=None):
     count = backbone_only if args.backbone else complexity
     result = count(load_config(args.config, args.cfg_options), height, width)
     print(f'| config | input | params | FLOPs |\n| --- | --- | --- | --- |\n'
-          f'| {args.config} | {height}x{width} | {result["params"] / 1e6:.2f} M '
-          f'| {result["flops"] / 1e9:.3f} G |')
+          f'| {args.config} | {height}x{width} | {format_count(result["params"])} '
+          f'| {format_count(result["flops"])} |')
     return result
 
 

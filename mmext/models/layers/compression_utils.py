@@ -32,7 +32,7 @@ __all__ = [
     'CompressedLayerMixin', 'match_layers', 'replace_layers', 'CompressedModel',
     'nm_violations', 'binary_violations', 'grid_violations', 'group_along_input',
     'check_bits', 'layer_macs', 'unwrap_model', 'compressed_layers', 'CIFARResNet',
-    'build_from_config', 'layer_report', 'export_state_dict', 'plain_model_cfg'
+    'build_from_config', 'layer_report', 'export_state_dict', 'plain_model_cfg', 'config_hook'
 ]
 
 _LAYER_TYPES = (nn.Conv2d, nn.Linear)
@@ -342,15 +342,47 @@ def _gap_targets(cfg, model: nn.Module) -> Dict[str, float]:
     return targets
 
 
+def config_hook(cfg, name: str) -> Optional[Dict]:
+    """The first entry of ``cfg.custom_hooks`` whose type ends with ``name`` (None if none)."""
+    hooks = [h for h in ((cfg.get('custom_hooks') or []) if cfg is not None else [])
+             if str(h.get('type', '')).endswith(name)]
+    return hooks[0] if hooks else None
+
+
+@torch.no_grad()
+def _chex_channels(cfg, model: nn.Module) -> Dict[str, Tuple[int, int, bool]]:
+    """``{producer conv: (alive, channels, consistent)}`` for a ``CHEXHook`` in ``cfg``: a
+    channel counts as pruned when its BN weight and bias are zero, and the group is consistent
+    when the producers' filters and the consumers' input weights are zero there too."""
+    from .channel_pruning import channel_masks_from_weights, resnet_channel_groups
+    hook = config_hook(cfg, 'CHEXHook')
+    if hook is None:
+        return {}
+    groups = resnet_channel_groups(model, hook.get('prune_residual', False))
+    masks = channel_masks_from_weights(model, groups)
+    out = {}
+    for g in groups:
+        off = ~masks[g.name]
+        zero = all(model.get_submodule(c).weight[off.to(model.get_submodule(c).weight.device)]
+                   .abs().sum() == 0 for c, _ in g.producers) and \
+            all(model.get_submodule(c).weight[:, off].abs().sum() == 0 for c in g.consumers)
+        for conv, _ in g.producers:
+            out[conv] = (int(masks[g.name].sum()), g.size, bool(zero))
+    return out
+
+
 @torch.no_grad()
 def layer_report(model: nn.Module, cfg=None) -> List[Dict]:
     """One row per conv / linear layer: bit-widths, sparsity and conformance to its claim.
 
     Claims checked: an LBC layer is N:M sparse along the input dim; a ReSTE layer has two weight
     values per output channel; an LSQ layer's weights lie on ``{qmin..qmax} * step``; a layer in
-    a ``GaPHook`` partition of ``cfg`` reaches its target sparsity.
+    a ``GaPHook`` partition of ``cfg`` reaches its target sparsity; the convs whose output channels
+    a ``CHEXHook`` of ``cfg`` prunes report their alive channels, and the pruned channels must be
+    zero in every layer writing or reading them.
     """
     gap = _gap_targets(cfg, model)
+    chex = _chex_channels(cfg, model)
     rows = []
     for name, layer in unwrap_model(model).named_modules():
         if not isinstance(layer, _LAYER_TYPES):
@@ -376,6 +408,9 @@ def layer_report(model: nn.Module, cfg=None) -> List[Dict]:
             # magnitude_mask keeps exactly numel - round(target * numel) weights
             ok = row['sparsity'] + 0.5 / w.numel() >= target
             row.update(check=f'sparsity >= {target:.2f}', ok=ok)
+        if name in chex:
+            alive, size, zero = chex[name]
+            row.update(check=f'channels {alive}/{size}', ok=zero, channels=alive)
         rows.append(row)
     return rows
 

@@ -25,3 +25,15 @@ def test_bad_iters(bench):
     import torch
     with pytest.raises(ValueError, match='"iters" must be >= 1'):
         bench.measure(torch.nn.Identity(), torch.zeros(1), iters=0)
+
+
+def test_thread_counts_one_row_each(bench, capsys):
+    import torch
+    threads = torch.get_num_threads()
+    rows = bench.main(['configs/gap/resnet8-w16_1xb128-4e_fashionmnist.py', '--shape', '28',
+                       '--batch-size', '2', '--iters', '1', '--warmup', '0', '--threads', '1',
+                       '2'])
+    torch.set_num_threads(threads)
+    assert [r['threads'] for r in rows] == [1, 2]
+    out = capsys.readouterr().out
+    assert '| threads |' in out and 'ms / batch' in out and '77.8 k' in out
