@@ -1,5 +1,5 @@
 """CDTrans: Cross-domain Transformer for Unsupervised Domain Adaptation (arXiv 2109.06165)."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -106,8 +106,9 @@ class CDTrans(ImageClassifier):
             a class token and only the last layer in ``out_indices``.
         head (dict): Classification head (e.g. ``LinearClsHead``); its loss is used for the
             source and target terms (plain cross-entropy in the official adaptation stage).
-        neck (dict, optional): Defaults to ``dict(type='mmext.BNNeck', in_channels=C)`` with C
-            the backbone width (official); None feeds the class token to the head directly.
+        neck (dict | str, optional): The neck config; ``'default'`` builds
+            ``dict(type='mmext.BNNeck', in_channels=C)`` with C the backbone width (official);
+            None feeds the class token to the head directly. Defaults to ``'default'``.
         source_weight (float): Weight of the source classification loss. Defaults to 1.0.
         target_weight (float): Weight of the target pseudo-label loss. Defaults to 1.0.
         distill_weight (float): Weight of the cross-to-target distillation. Defaults to 1.0.
@@ -121,7 +122,7 @@ class CDTrans(ImageClassifier):
     def __init__(self,
                  backbone: dict,
                  head: dict,
-                 neck: Optional[dict] = 'default',
+                 neck: Union[str, dict, None] = 'default',
                  source_weight: float = 1.0,
                  target_weight: float = 1.0,
                  distill_weight: float = 1.0,

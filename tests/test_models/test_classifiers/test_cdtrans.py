@@ -177,3 +177,10 @@ def test_plain_batch_is_rejected_in_loss():
     model = build()
     with pytest.raises(ValueError, match='source-target pair'):
         model.loss(torch.randn(4, 1, 16, 16), [DataSample().set_gt_label(0)] * 4)
+
+
+def test_without_neck():
+    model = build(neck=None)
+    assert not model.with_neck
+    losses = model.loss(torch.randn(4, 1, 16, 16), pair_samples([0, 1], [1, 1]))
+    assert all(torch.isfinite(v) for v in losses.values())
