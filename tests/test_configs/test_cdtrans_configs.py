@@ -52,10 +52,12 @@ def test_demo_config_trains_two_iterations(fashion_mnist_root, tmp_path):
 
 def test_demo_arms_share_the_schedule():
     cdtrans = Config.fromfile(DEMO)
-    source_only = Config.fromfile(CFG / 'vit-tiny-p4-bnneck_1xb64-2e_fashionmnist-shift-sourceonly.py')
+    source_only = Config.fromfile(
+        CFG / 'vit-tiny-p4-bnneck_1xb64-2e_fashionmnist-shift-sourceonly.py')
     for key in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'load_from'):
         assert cdtrans[key] == source_only[key], key
-    assert cdtrans.train_dataloader.dataset.epoch_length == source_only.train_dataloader.dataset.indices
+    source_images = source_only.train_dataloader.dataset.indices
+    assert cdtrans.train_dataloader.dataset.epoch_length == source_images
     assert cdtrans.train_dataloader.batch_size == source_only.train_dataloader.batch_size
     assert cdtrans.test_dataloader == source_only.test_dataloader
     _, model = build_classifier(CFG / 'vit-tiny-p4-bnneck_1xb64-3e_fashionmnist-source.py')

@@ -180,7 +180,8 @@ class CDTrans(ImageClassifier):
         B = B3 // 3
         h = layer.ln1(tokens[:2 * B])
         # (2B, L, 3C) -> (3, 2B, heads, L, C // heads)
-        qkv = attn.qkv(h).reshape(2 * B, L, 3, attn.num_heads, attn.head_dims).permute(2, 0, 3, 1, 4)
+        qkv = attn.qkv(h).reshape(2 * B, L, 3, attn.num_heads, attn.head_dims)
+        qkv = qkv.permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
         drop = attn.attn_drop if layer.training else 0.
         self_out = attn.scaled_dot_product_attention(q, k, v, dropout_p=drop)
