@@ -1,6 +1,6 @@
 """The frozen-old-model wrapper of compatible model upgrades (RACT, arXiv 2201.09724; BCT,
 arXiv 2003.11942; BiCT, arXiv 2204.13919), built on :class:`mmext.Distiller`."""
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import torch
 
@@ -53,7 +53,9 @@ class CompatibleDistiller(Distiller):
         **kwargs: As :class:`mmext.Distiller`.
     """
 
-    def __init__(self, *args, embedding: Optional[str] = None, **kwargs) -> None:
+    def __init__(self, *args, embedding: Optional[str] = None,
+                 input_shape: Optional[Sequence[int]] = None, **kwargs) -> None:
+        # the dummy forward check waits until the old classifier is bound to the losses
         super().__init__(*args, **kwargs)
         if self.teacher is None:
             raise ValueError('CompatibleDistiller needs the old model: set "teacher" (and '
@@ -65,6 +67,8 @@ class CompatibleDistiller(Distiller):
         for item in self.distill_items:
             if hasattr(item.loss, 'bind_old_model'):
                 item.loss.bind_old_model(self.teacher)
+        if input_shape is not None:
+            self._check_with_dummy_input(tuple(input_shape))
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: Optional[list] = None) -> List:
