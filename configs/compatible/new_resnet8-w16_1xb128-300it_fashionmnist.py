@@ -28,15 +28,12 @@ default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=300))
 # the first 5,000 test images: the first 1,000 are the queries, the other 4,000 the gallery
 val_dataloader = dict(dataset=dict(indices=5000))
 test_dataloader = val_dataloader
+compat_pairs = dict(
+    old_old=('old_embedding', 'old_embedding'),
+    new_old=('embedding', 'old_embedding'),
+    new_new=('embedding', 'embedding'))
 val_evaluator = [
     dict(type='Accuracy', topk=(1, )),
-    dict(
-        type='mmext.QueryGalleryMAP',
-        num_queries=1000,
-        topk=(1, 5),
-        pairs=dict(
-            old_old=('old_embedding', 'old_embedding'),
-            new_old=('embedding', 'old_embedding'),
-            new_new=('embedding', 'embedding'))),
+    dict(type='mmext.QueryGalleryMAP', num_queries=1000, topk=(1, 5), pairs=compat_pairs),
 ]
 test_evaluator = val_evaluator

@@ -42,21 +42,20 @@ test_pipeline = [
     dict(type='Resize', scale=(224, 224)),
     dict(type='PackInputs'),
 ]
+gldv2 = dict(type='CustomDataset', data_root=data_root, with_label=True, data_prefix='train')
 train_dataloader = dict(
     batch_size=32,
     num_workers=8,
-    dataset=dict(
-        type='CustomDataset', data_root=data_root, with_label=True,
-        ann_file='annotation/gldv2_old_30percent_data.txt', data_prefix='train',
-        pipeline=train_pipeline),
+    dataset=dict(gldv2, ann_file='annotation/gldv2_old_30percent_data.txt',
+                 pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True))
+# a labelled query / gallery file (first lines = queries) for QueryGalleryMAP; the official
+# GLDv2 / ROxford test protocols use per-query ground-truth lists instead (not implemented)
 val_dataloader = dict(
     batch_size=64,
     num_workers=8,
-    dataset=dict(
-        type='CustomDataset', data_root=data_root, with_label=True,
-        ann_file='annotation/gldv2_val_query_gallery.txt', data_prefix='train',
-        pipeline=test_pipeline),
+    dataset=dict(gldv2, ann_file='annotation/gldv2_val_query_gallery.txt',
+                 pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False))
 val_evaluator = dict(type='Accuracy', topk=(1, 5))
 test_dataloader = val_dataloader

@@ -7,13 +7,6 @@ _base_ = ['./ract_resnet8-w16_1xb128-300it_fashionmnist.py']
 
 test_evaluator = [
     dict(type='Accuracy', topk=(1, )),
-    dict(
-        type='mmext.QueryGalleryMAP',
-        num_queries=1000,
-        topk=(1, 5),
-        pairs=dict(
-            old_old=('old_embedding', 'old_embedding'),
-            new_old=('embedding', 'old_embedding'),
-            new_new=('embedding', 'embedding')),
-        rerank=dict(type='GCR', k=45, beta=0.08, rounds=3)),
+    dict(type='mmext.QueryGalleryMAP', num_queries=1000, topk=(1, 5),
+         pairs={{_base_.compat_pairs}}, rerank=dict(type='GCR', k=45, beta=0.08, rounds=3)),
 ]

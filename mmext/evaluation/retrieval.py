@@ -126,6 +126,14 @@ def hamming_map(query_codes: torch.Tensor,
     return (ap_sum / q_num).tolist()
 
 
+def _checked_topk(topk: Sequence[int]) -> Tuple[int, ...]:
+    """``topk`` as a tuple, refusing an empty one or a value that is not a positive int."""
+    topk = tuple(topk)
+    if not topk or any(int(k) != k or k < 1 for k in topk):
+        raise ValueError(f'"topk" must be positive integers, got {topk}')
+    return topk
+
+
 def _label_of(sample: dict) -> torch.Tensor:
     """Class index (single-label) or multi-hot ``gt_score`` of a packed data sample."""
     if 'gt_score' in sample:
@@ -160,10 +168,7 @@ class RecallAtK(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        topk = tuple(topk)
-        if not topk or any(int(k) != k or k < 1 for k in topk):
-            raise ValueError(f'"topk" must be positive integers, got {topk}')
-        self.topk = topk
+        self.topk = _checked_topk(topk)
         self.chunk_size = chunk_size
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
@@ -408,9 +413,7 @@ class QueryGalleryMAP(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        topk = tuple(topk)
-        if not topk or any(int(k) != k or k < 1 for k in topk):
-            raise ValueError(f'"topk" must be positive integers, got {topk}')
+        topk = _checked_topk(topk)
         if not isinstance(num_queries, int) or num_queries < 1:
             raise ValueError(f'"num_queries" must be an int >= 1, got {num_queries!r}')
         pairs = {'': ('embedding', 'embedding')} if pairs is None else dict(pairs)
