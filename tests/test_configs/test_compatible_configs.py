@@ -8,6 +8,8 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
 import mmext  # noqa: F401
+# the old model plays the distillation teacher: a randomly initialised one, saved to tmp_path
+from test_distill_configs import _with_random_teacher as _with_random_old_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DIR = REPO / 'configs/compatible'
@@ -21,15 +23,6 @@ FASHION = ['new_resnet8-w16_1xb128-300it_fashionmnist.py',
 def _samples(n):
     from mmpretrain.structures import DataSample
     return [DataSample().set_gt_label(i) for i in range(n)]
-
-
-def _with_random_old_model(cfg: Config, tmp_path: Path) -> Config:
-    init_default_scope(cfg.default_scope)
-    old = MODELS.build(mmext.models.distillers.model_cfg_from(cfg.model.teacher))
-    ckpt = tmp_path / 'old.pth'
-    torch.save(dict(state_dict=old.state_dict()), ckpt)
-    cfg.model.teacher_ckpt = str(ckpt)
-    return cfg
 
 
 @pytest.mark.parametrize('name', GLDV2)
