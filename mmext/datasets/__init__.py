@@ -1,3 +1,4 @@
 from .kcd_sampler import *  # noqa: F401,F403
 from . import transforms  # noqa: F401
 from .label_noise import *  # noqa: F401,F403
+from .relabeled_dataset import *  # noqa: F401,F403

@@ -1,2 +1,3 @@
 from .smmix import *  # noqa: F401,F403
 from .supervit_classifier import *  # noqa: F401,F403
+from .coins import *  # noqa: F401,F403

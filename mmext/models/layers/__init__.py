@@ -8,3 +8,4 @@ from .lts import *  # noqa: F401,F403
 from .lbc import *  # noqa: F401,F403
 from .backbone_utils import *  # noqa: F401,F403
 from .head_utils import *  # noqa: F401,F403
+from .knn_votes import *  # noqa: F401,F403

@@ -1,0 +1,45 @@
+# Fashion-MNIST trained with 4 coarse labels only, evaluated on its 10 fine classes (the setting
+# of "Weakly Supervised Representation Learning with Coarse Labels", arXiv 2005.09681):
+#   tops {T-shirt/top 0, Pullover 2, Dress 3, Coat 4, Shirt 6} -> 0, Trouser 1 -> 1,
+#   footwear {Sandal 5, Sneaker 7, Ankle boot 9} -> 2, Bag 8 -> 3.
+# Training reads the first 10,000 training images with their coarse labels
+# (mmext.RelabeledDataset). Validation is a k-NN probe on frozen features
+# (mmext.FeatureProbeValLoop): the bank is the same 10,000 images with their *fine* labels and
+# the test pipeline, the queries the 10,000 fine-labelled test images.
+_base_ = ['./fashion_mnist.py']
+
+coarse_label_map = [0, 1, 0, 0, 0, 2, 0, 2, 3, 2]
+coarse_classes = ('top', 'trouser', 'footwear', 'bag')
+num_train = 10000
+
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='mmext.RelabeledDataset',
+        dataset=dict(
+            type={{_base_.dataset_type}},
+            data_root={{_base_.data_root}},
+            split='train',
+            download=False,
+            indices=num_train,
+            pipeline={{_base_.train_pipeline}}),
+        label_map=coarse_label_map,
+        classes=coarse_classes))
+
+val_cfg = dict(
+    type='mmext.FeatureProbeValLoop',
+    bank_dataloader=dict(
+        batch_size=256,
+        num_workers=2,
+        persistent_workers=True,
+        dataset=dict(
+            type={{_base_.dataset_type}},
+            data_root={{_base_.data_root}},
+            split='train',
+            download=False,
+            indices=num_train,
+            pipeline={{_base_.test_pipeline}}),
+        sampler=dict(type='DefaultSampler', shuffle=False)))
+val_evaluator = dict(type='mmext.FeatureProbeMetric', knn_k=200, temperature=0.07)
+test_cfg = dict(type='mmext.FeatureProbeTestLoop', bank_dataloader=val_cfg['bank_dataloader'])
+test_evaluator = val_evaluator
