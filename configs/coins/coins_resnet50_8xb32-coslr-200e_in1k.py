@@ -28,9 +28,12 @@ test_pipeline = [
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),
 ]
+# default_collate: SelfSupDataPreprocessor expects stacked batches (with to_rgb, a list of
+# single images would have rows swapped instead of channels)
 val_dataloader = dict(
     batch_size=64,
     num_workers=8,
+    collate_fn=dict(type='default_collate'),
     dataset=dict(type='ImageNet', data_root='data/imagenet', split='val', pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False))
 val_cfg = dict(
@@ -38,6 +41,7 @@ val_cfg = dict(
     bank_dataloader=dict(
         batch_size=64,
         num_workers=8,
+        collate_fn=dict(type='default_collate'),
         dataset=dict(
             type='ImageNet', data_root='data/imagenet', split='train', pipeline=test_pipeline),
         sampler=dict(type='DefaultSampler', shuffle=False)))

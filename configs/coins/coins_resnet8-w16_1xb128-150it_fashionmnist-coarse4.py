@@ -6,11 +6,7 @@
 # needs a faster key encoder), crops of 28x28 with scale (0.2, 1) and flips (no colour
 # augmentation on grey images), and the schedule of the cross-entropy baseline (150 SGD
 # iterations of batch 128, lr 0.1) instead of the official 200 epochs at lr 0.03.
-_base_ = [
-    '../_base_/datasets/fashion_mnist_coarse4.py',
-    '../_base_/models/resnet8-w16_fashionmnist.py',
-    '../_base_/schedules/sgd-300it_fashionmnist.py',
-]
+_base_ = ['../_base_/coarse4_1xb128-150it_fashionmnist.py']
 
 model = dict(
     _delete_=True,
@@ -33,14 +29,18 @@ view_pipeline = [
     dict(type='RandomResizedCrop', scale=28, crop_ratio_range=(0.2, 1.)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
 ]
+# SelfSupDataPreprocessor normalises each view of a default-collated batch
 train_dataloader = dict(
+    collate_fn=dict(type='default_collate'),
     dataset=dict(
         dataset=dict(pipeline=[
             dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
             dict(type='PackInputs'),
         ])))
 
-max_iters = 150
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(checkpoint=dict(interval=max_iters))
-custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
+# the evaluation batches too: with mmengine's default pseudo_collate SelfSupDataPreprocessor
+# would get a list of single images
+val_dataloader = dict(collate_fn=dict(type='default_collate'))
+val_cfg = dict(bank_dataloader=dict(collate_fn=dict(type='default_collate')))
+test_dataloader = val_dataloader
+test_cfg = val_cfg

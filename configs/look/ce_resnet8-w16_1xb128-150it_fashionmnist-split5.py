@@ -2,18 +2,9 @@
 # classes 0-4, transferred to the held-out classes 5-9 by a k-NN / linear probe of the frozen
 # backbone features. Same data, schedule (150 SGD iterations of batch 128) and evaluation as
 # look_resnet8-w16_1xb128-150it_fashionmnist-split5.py.
-_base_ = [
-    '../_base_/datasets/fashion_mnist_split5.py',
-    '../_base_/models/resnet8-w16_fashionmnist.py',
-    '../_base_/schedules/sgd-300it_fashionmnist.py',
-]
+_base_ = ['../_base_/split5_1xb128-150it_fashionmnist.py']
 
 model = dict(
     head=dict(
         type='LinearClsHead', num_classes=5, in_channels=64,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
-
-max_iters = 150
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(checkpoint=dict(interval=max_iters))
-custom_imports = dict(imports=['mmext'], allow_failed_imports=False)

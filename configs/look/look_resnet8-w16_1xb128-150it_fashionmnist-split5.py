@@ -3,11 +3,7 @@
 # images (64-d linear projection, bank momentum 0.5, the current batch as live neighbours),
 # transferred to the held-out classes 5-9 by a k-NN / linear probe of the frozen backbone
 # features. Same data, schedule and evaluation as the cross-entropy baseline.
-_base_ = [
-    '../_base_/datasets/fashion_mnist_split5.py',
-    '../_base_/models/resnet8-w16_fashionmnist.py',
-    '../_base_/schedules/sgd-300it_fashionmnist.py',
-]
+_base_ = ['../_base_/split5_1xb128-150it_fashionmnist.py']
 
 model = dict(
     head=dict(
@@ -20,8 +16,3 @@ model = dict(
         memory_momentum=0.5,
         live_batch=True,
         loss=dict(type='mmext.LOOKLoss', k=200, temperature=0.07)))
-
-max_iters = 150
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(checkpoint=dict(interval=max_iters))
-custom_imports = dict(imports=['mmext'], allow_failed_imports=False)

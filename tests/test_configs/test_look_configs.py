@@ -25,7 +25,7 @@ def test_imagenet_mirror_builds_and_forwards():
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)
     assert [m.out_features for m in model.head.proj if hasattr(m, 'out_features')] == [2048, 128]
-    samples = [DataSample().set_gt_label(c).set_metainfo(dict(sample_idx=i))
+    samples = [DataSample(metainfo=dict(sample_idx=i)).set_gt_label(c)
                for i, c in enumerate((3, 3, 999))]
     losses = model(torch.randn(3, 3, 64, 64), samples, mode='loss')
     assert torch.isfinite(losses['loss']) and losses['loss'] > 0

@@ -22,6 +22,9 @@ def inner(tmp_path):
     rng = np.random.default_rng(0)
     _write_idx(tmp_path / 'train-images-idx3-ubyte', rng.integers(0, 255, (20, 28, 28)))
     _write_idx(tmp_path / 'train-labels-idx1-ubyte', np.arange(20) % 10)
+    # mmpretrain checks that the test files exist too
+    _write_idx(tmp_path / 't10k-images-idx3-ubyte', rng.integers(0, 255, (2, 28, 28)))
+    _write_idx(tmp_path / 't10k-labels-idx1-ubyte', np.arange(2))
     init_default_scope('mmpretrain')
     return dict(type='FashionMNIST', data_root=str(tmp_path), split='train', download=False,
                 pipeline=[dict(type='PackInputs')])

@@ -71,9 +71,10 @@ class CoIns(MoCo):
 
     def extract_feat(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
                      **kwargs) -> Tuple[torch.Tensor]:
-        """Backbone features of a batch, or of the first view of a list of views."""
+        """Backbone features of a batch ``(B, C, H, W)``, of the first of a list of views, or
+        of a list of single images ``(C, H, W)`` (a pseudo-collated evaluation batch)."""
         if isinstance(inputs, (list, tuple)):
-            inputs = inputs[0]
+            inputs = torch.stack(inputs) if inputs[0].dim() == 3 else inputs[0]
         return self.backbone(inputs)
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],

@@ -82,7 +82,8 @@ def test_extract_feat_takes_a_batch_or_views():
     x = torch.randn(2, 1, 8, 8)
     a = model.extract_feat(x)[-1]
     b = model.extract_feat([x, torch.randn(2, 1, 8, 8)])[-1]
-    assert torch.equal(a, b) and a.shape == (2, 4, 8, 8)
+    c = model.extract_feat(list(x))[-1]  # pseudo-collated single images
+    assert torch.equal(a, b) and torch.allclose(a, c) and a.shape == (2, 4, 8, 8)
 
 
 @pytest.mark.parametrize('kwargs, match', [

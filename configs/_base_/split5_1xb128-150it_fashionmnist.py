@@ -7,7 +7,14 @@
 # (mmext.FeatureProbeValLoop) whose bank is the held-out images among the first 20,000
 # training images (about 10,000, relabelled 0-4 in the order 5..9) and whose queries are the
 # 5,000 held-out test images.
-_base_ = ['./fashion_mnist.py']
+# Model and schedule shared by the arms of configs/look: the ResNet-8 w16 and 150 SGD
+# iterations of batch 128 (lr 0.1, Nesterov, 30-iteration warm-up then cosine); configs add the
+# head.
+_base_ = [
+    './datasets/fashion_mnist.py',
+    './models/resnet8-w16_fashionmnist.py',
+    './schedules/sgd-300it_fashionmnist.py',
+]
 
 pretrain_classes = [0, 1, 2, 3, 4]
 heldout_classes = [5, 6, 7, 8, 9]
@@ -62,3 +69,8 @@ val_evaluator = dict(
     type='mmext.FeatureProbeMetric', knn_k=200, temperature=0.07, linear_probe=True)
 test_cfg = dict(type='mmext.FeatureProbeTestLoop', bank_dataloader=val_cfg['bank_dataloader'])
 test_evaluator = val_evaluator
+
+max_iters = 150
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(checkpoint=dict(interval=max_iters))
+custom_imports = dict(imports=['mmext'], allow_failed_imports=False)

@@ -6,7 +6,11 @@
 # (mmext.RelabeledDataset). Validation is a k-NN probe on frozen features
 # (mmext.FeatureProbeValLoop): the bank is the same 10,000 images with their *fine* labels and
 # the test pipeline, the queries the 10,000 fine-labelled test images.
-_base_ = ['./fashion_mnist.py']
+_base_ = [
+    './datasets/fashion_mnist.py',
+    './models/resnet8-w16_fashionmnist.py',
+    './schedules/sgd-300it_fashionmnist.py',
+]
 
 coarse_label_map = [0, 1, 0, 0, 0, 2, 0, 2, 3, 2]
 coarse_classes = ('top', 'trouser', 'footwear', 'bag')
@@ -43,3 +47,8 @@ val_cfg = dict(
 val_evaluator = dict(type='mmext.FeatureProbeMetric', knn_k=200, temperature=0.07)
 test_cfg = dict(type='mmext.FeatureProbeTestLoop', bank_dataloader=val_cfg['bank_dataloader'])
 test_evaluator = val_evaluator
+
+max_iters = 150
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(checkpoint=dict(interval=max_iters))
+custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
