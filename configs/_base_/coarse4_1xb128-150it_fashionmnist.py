@@ -3,7 +3,7 @@
 #   tops {T-shirt/top 0, Pullover 2, Dress 3, Coat 4, Shirt 6} -> 0, Trouser 1 -> 1,
 #   footwear {Sandal 5, Sneaker 7, Ankle boot 9} -> 2, Bag 8 -> 3.
 # Training reads the first 10,000 training images with their coarse labels
-# (mmext.RelabeledDataset). Validation is a k-NN probe on frozen features
+# (mmext.RelabeledDataset). Validation is a k-NN and linear probe on frozen features
 # (mmext.FeatureProbeValLoop): the bank is the same 10,000 images with their *fine* labels and
 # the test pipeline, the queries the 10,000 fine-labelled test images.
 _base_ = [
@@ -44,7 +44,9 @@ val_cfg = dict(
             indices=num_train,
             pipeline={{_base_.test_pipeline}}),
         sampler=dict(type='DefaultSampler', shuffle=False)))
-val_evaluator = dict(type='mmext.FeatureProbeMetric', knn_k=200, temperature=0.07)
+# _delete_: replace the dataset base's Accuracy evaluator instead of merging into it
+val_evaluator = dict(
+    _delete_=True, type='mmext.FeatureProbeMetric', knn_k=200, temperature=0.07, linear_probe=True)
 test_cfg = dict(type='mmext.FeatureProbeTestLoop', bank_dataloader=val_cfg['bank_dataloader'])
 test_evaluator = val_evaluator
 

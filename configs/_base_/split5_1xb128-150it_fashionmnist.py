@@ -65,8 +65,9 @@ val_cfg = dict(
                 pipeline={{_base_.test_pipeline}}),
             keep_classes=heldout_classes),
         sampler=dict(type='DefaultSampler', shuffle=False)))
+# _delete_: replace the dataset base's Accuracy evaluator instead of merging into it
 val_evaluator = dict(
-    type='mmext.FeatureProbeMetric', knn_k=200, temperature=0.07, linear_probe=True)
+    _delete_=True, type='mmext.FeatureProbeMetric', knn_k=200, temperature=0.07, linear_probe=True)
 test_cfg = dict(type='mmext.FeatureProbeTestLoop', bank_dataloader=val_cfg['bank_dataloader'])
 test_evaluator = val_evaluator
 

@@ -11,7 +11,7 @@ from mmpretrain.structures import DataSample
 import mmext  # noqa: F401
 
 # sibling module of this file (pytest puts this folder on sys.path)
-from _config_checks import build_classifier
+from _config_checks import build_classifier, tiny_probe_run_cfg
 
 CONFIG_DIR = Path(__file__).parents[2] / 'configs' / 'coins'
 FM = 'resnet8-w16_1xb128-150it_fashionmnist-coarse4.py'
@@ -35,33 +35,17 @@ def test_imagenet_mirror_has_the_official_recipe():
     assert torch.isfinite(losses['loss_ins']) and torch.isfinite(losses['loss_coarse'])
 
 
-def _tiny_run_cfg(name, root, tmp_path):
-    cfg = Config.fromfile(CONFIG_DIR / name)
-    cfg.work_dir = str(tmp_path)
-    loader = cfg.train_dataloader
-    loader.dataset.dataset.data_root = str(root)
-    loader.dataset.dataset.indices = 64
-    loader.batch_size = 8
-    loader.num_workers = 0
-    loader.persistent_workers = False
-    cfg.train_cfg.max_iters = 2
-    for key in ('val_cfg', 'val_dataloader', 'val_evaluator', 'test_cfg', 'test_dataloader',
-                'test_evaluator', 'param_scheduler'):
-        cfg[key] = None
-    cfg.default_hooks.checkpoint = None
-    return cfg
-
-
 @pytest.mark.parametrize('arm', ['coins', 'ce-coarse'])
 def test_fashionmnist_config_trains_two_iterations(arm, tiny_fashion_mnist, tmp_path):
-    cfg = _tiny_run_cfg(f'{arm}_{FM}', tiny_fashion_mnist, tmp_path)
-    ds = cfg.train_dataloader.dataset
-    assert ds.label_map == [0, 1, 0, 0, 0, 2, 0, 2, 3, 2]
-    assert cfg.val_cfg is None  # (cleared above) the file itself probes the fine classes
+    cfg = tiny_probe_run_cfg(CONFIG_DIR / f'{arm}_{FM}', tiny_fashion_mnist, tmp_path)
+    assert cfg.train_dataloader.dataset.label_map == [0, 1, 0, 0, 0, 2, 0, 2, 3, 2]
     runner = Runner.from_cfg(cfg)
     before = runner.model.backbone.conv1.weight.detach().clone()
-    runner.train()
+    runner.train()  # 2 iterations, then the feature probe on the fine classes
     assert not torch.equal(before, runner.model.backbone.conv1.weight)
+    metrics = runner.val_loop.run()
+    assert set(metrics) == {'knn/top1', 'linear/top1'}
+    assert all(0 <= v <= 100 for v in metrics.values())
     if arm == 'coins':
         assert int(runner.model.queue_ptr) == 16  # two batches of 8 keys enqueued
     else:
@@ -71,6 +55,8 @@ def test_fashionmnist_config_trains_two_iterations(arm, tiny_fashion_mnist, tmp_
 def test_fashionmnist_evaluation_probes_the_fine_classes():
     cfg = Config.fromfile(CONFIG_DIR / f'coins_{FM}')
     assert cfg.val_cfg.type == 'mmext.FeatureProbeValLoop'
+    assert cfg.val_evaluator == dict(type='mmext.FeatureProbeMetric', knn_k=200,
+                                     temperature=0.07, linear_probe=True)
     bank = cfg.val_cfg.bank_dataloader.dataset
     # fine labels: the plain dataset, the training images with the test pipeline
     assert bank.type == 'FashionMNIST' and bank.indices == 10000

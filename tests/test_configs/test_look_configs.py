@@ -12,6 +12,9 @@ from mmpretrain.structures import DataSample
 
 import mmext  # noqa: F401
 
+# sibling module of this file (pytest puts this folder on sys.path)
+from _config_checks import tiny_probe_run_cfg
+
 CONFIG_DIR = Path(__file__).parents[2] / 'configs' / 'look'
 FM = 'resnet8-w16_1xb128-150it_fashionmnist-split5.py'
 
@@ -32,31 +35,19 @@ def test_imagenet_mirror_builds_and_forwards():
     assert model.head.memory_labels[:3].tolist() == [3, 3, 999]
 
 
-def _tiny_run_cfg(name, root, tmp_path):
-    cfg = Config.fromfile(CONFIG_DIR / name)
-    cfg.work_dir = str(tmp_path)
-    loader = cfg.train_dataloader
-    loader.dataset.dataset.data_root = str(root)
-    loader.dataset.dataset.indices = 64
-    loader.batch_size = 8
-    loader.num_workers = 0
-    loader.persistent_workers = False
-    cfg.train_cfg.max_iters = 2
-    for key in ('val_cfg', 'val_dataloader', 'val_evaluator', 'test_cfg', 'test_dataloader',
-                'test_evaluator', 'param_scheduler'):
-        cfg[key] = None
-    cfg.default_hooks.checkpoint = None
-    return cfg
-
-
 @pytest.mark.parametrize('arm', ['look', 'ce'])
 def test_fashionmnist_config_trains_two_iterations(arm, tiny_fashion_mnist, tmp_path):
-    cfg = _tiny_run_cfg(f'{arm}_{FM}', tiny_fashion_mnist, tmp_path)
+    cfg = tiny_probe_run_cfg(CONFIG_DIR / f'{arm}_{FM}', tiny_fashion_mnist, tmp_path)
     assert cfg.train_dataloader.dataset.keep_classes == [0, 1, 2, 3, 4]
     runner = Runner.from_cfg(cfg)
     before = runner.model.backbone.conv1.weight.detach().clone()
     runner.train()
     assert not torch.equal(before, runner.model.backbone.conv1.weight)
+    # the probe sees only held-out classes (5-9, relabelled 0-4)
+    bank = runner.val_loop.bank_dataloader.dataset
+    assert set(bank.ori_labels.tolist()) <= {5, 6, 7, 8, 9} and bank.get_gt_labels().max() <= 4
+    metrics = runner.val_loop.run()
+    assert set(metrics) == {'knn/top1', 'linear/top1'}
     head = runner.model.head
     assert head.num_classes == 5
     if arm == 'look':
