@@ -16,17 +16,20 @@ coarse_label_map = [0, 1, 0, 0, 0, 2, 0, 2, 3, 2]
 coarse_classes = ('top', 'trouser', 'footwear', 'bag')
 num_train = 10000
 
+# the first num_train training images, read with the test pipeline (the probe's bank)
+train_images = dict(
+    type={{_base_.dataset_type}},
+    data_root={{_base_.data_root}},
+    split='train',
+    download=False,
+    indices=num_train,
+    pipeline={{_base_.test_pipeline}})
+
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type='mmext.RelabeledDataset',
-        dataset=dict(
-            type={{_base_.dataset_type}},
-            data_root={{_base_.data_root}},
-            split='train',
-            download=False,
-            indices=num_train,
-            pipeline={{_base_.train_pipeline}}),
+        dataset=dict(train_images, pipeline={{_base_.train_pipeline}}),
         label_map=coarse_label_map,
         classes=coarse_classes))
 
@@ -36,13 +39,7 @@ val_cfg = dict(
         batch_size=256,
         num_workers=2,
         persistent_workers=True,
-        dataset=dict(
-            type={{_base_.dataset_type}},
-            data_root={{_base_.data_root}},
-            split='train',
-            download=False,
-            indices=num_train,
-            pipeline={{_base_.test_pipeline}}),
+        dataset=train_images,
         sampler=dict(type='DefaultSampler', shuffle=False)))
 # _delete_: replace the dataset base's Accuracy evaluator instead of merging into it
 val_evaluator = dict(

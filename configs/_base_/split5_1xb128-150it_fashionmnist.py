@@ -21,30 +21,27 @@ heldout_classes = [5, 6, 7, 8, 9]
 num_classes = 5
 num_train = 20000  # images read before the class filter
 
+# the first num_train training images, read with the test pipeline
+train_images = dict(
+    type={{_base_.dataset_type}},
+    data_root={{_base_.data_root}},
+    split='train',
+    download=False,
+    indices=num_train,
+    pipeline={{_base_.test_pipeline}})
+
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type='mmext.RelabeledDataset',
-        dataset=dict(
-            type={{_base_.dataset_type}},
-            data_root={{_base_.data_root}},
-            split='train',
-            download=False,
-            indices=num_train,
-            pipeline={{_base_.train_pipeline}}),
+        dataset=dict(train_images, pipeline={{_base_.train_pipeline}}),
         keep_classes=pretrain_classes))
 
 val_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type='mmext.RelabeledDataset',
-        dataset=dict(
-            type={{_base_.dataset_type}},
-            data_root={{_base_.data_root}},
-            split='test',
-            test_mode=True,
-            download=False,
-            pipeline={{_base_.test_pipeline}}),
+        dataset={{_base_.val_dataloader.dataset}},
         keep_classes=heldout_classes))
 test_dataloader = val_dataloader
 
@@ -54,16 +51,8 @@ val_cfg = dict(
         batch_size=256,
         num_workers=2,
         persistent_workers=True,
-        dataset=dict(
-            type='mmext.RelabeledDataset',
-            dataset=dict(
-                type={{_base_.dataset_type}},
-                data_root={{_base_.data_root}},
-                split='train',
-                download=False,
-                indices=num_train,
-                pipeline={{_base_.test_pipeline}}),
-            keep_classes=heldout_classes),
+        dataset=dict(type='mmext.RelabeledDataset', dataset=train_images,
+                     keep_classes=heldout_classes),
         sampler=dict(type='DefaultSampler', shuffle=False)))
 # _delete_: replace the dataset base's Accuracy evaluator instead of merging into it
 val_evaluator = dict(
