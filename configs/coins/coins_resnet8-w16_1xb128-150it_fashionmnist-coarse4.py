@@ -29,9 +29,11 @@ view_pipeline = [
     dict(type='RandomResizedCrop', scale=28, crop_ratio_range=(0.2, 1.)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
 ]
-# SelfSupDataPreprocessor normalises each view of a default-collated batch
+# SelfSupDataPreprocessor normalises each view of a default-collated batch; the queue takes
+# whole batches only (4,096 keys = 32 batches), so the last, partial batch of an epoch is dropped
 train_dataloader = dict(
     collate_fn=dict(type='default_collate'),
+    drop_last=True,
     dataset=dict(
         dataset=dict(pipeline=[
             dict(type='MultiView', num_views=2, transforms=[view_pipeline]),

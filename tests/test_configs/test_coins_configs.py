@@ -63,3 +63,6 @@ def test_fashionmnist_evaluation_probes_the_fine_classes():
     assert [t['type'] for t in bank.pipeline] == ['PackInputs']
     assert cfg.val_dataloader.dataset.test_mode
     assert cfg.model.data_preprocessor.type == 'SelfSupDataPreprocessor'
+    # MoCo's queue takes whole batches: 10,000 images do not split into batches of 128
+    loader = cfg.train_dataloader
+    assert loader.drop_last and cfg.model.queue_len % loader.batch_size == 0
