@@ -49,3 +49,33 @@ def tiny_train_cfg(path: Union[str, Path], work_dir: Union[str, Path], images: i
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
     return cfg
+
+
+def tiny_probe_run_cfg(path: Union[str, Path], data_root: Union[str, Path],
+                       work_dir: Union[str, Path], num_images: int = 64) -> Config:
+    """A Fashion-MNIST config shrunk to 2 training iterations of batch 8 and a feature probe
+    on ``num_images`` images of each set, all read from ``data_root`` (e.g. the
+    ``tiny_fashion_mnist`` fixture), without workers, schedulers or checkpoints."""
+    cfg = Config.fromfile(str(path))
+    cfg.work_dir = str(work_dir)
+
+    def shrink(node):
+        if isinstance(node, dict):
+            if 'data_root' in node:
+                node['data_root'] = str(data_root)
+                node['indices'] = num_images
+            for value in node.values():
+                shrink(value)
+
+    loaders = [cfg.train_dataloader, cfg.val_dataloader, cfg.val_cfg.bank_dataloader]
+    for loader in loaders:
+        shrink(loader.dataset)
+        loader.batch_size = 8
+        loader.num_workers = 0
+        loader.persistent_workers = False
+    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = 2
+    cfg.val_evaluator.knn_k = 5
+    for key in ('test_cfg', 'test_dataloader', 'test_evaluator', 'param_scheduler'):
+        cfg[key] = None
+    cfg.default_hooks.checkpoint = None
+    return cfg

@@ -9,6 +9,7 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 
 from mmext.registry import MODELS
+from ..layers.knn_votes import weighted_knn_votes
 
 __all__ = ['AdaNPCHead']
 
@@ -155,11 +156,9 @@ class AdaNPCHead(LinearClsHead):
                              '"max_samples") or lower "k"')
         # cosine similarity, (B, C) x (M, C) -> (B, M)
         sim = F.normalize(feats.float(), dim=1) @ self.memory_feats.float().t()
-        top_sim, top_idx = sim.topk(self.k, dim=1)
-        weights = F.softmax(top_sim / self.temperature, dim=1)  # (B, k)
-        top_labels = self.memory_labels[top_idx]  # (B, k)
-        votes = feats.new_zeros(feats.size(0), self.num_classes, dtype=torch.float)
-        return votes.scatter_add_(1, top_labels, weights)
+        votes, _ = weighted_knn_votes(sim, self.memory_labels, self.num_classes, self.k,
+                                      self.temperature)
+        return votes
 
     def confidence(self, votes: Tensor) -> Tuple[Tensor, Tensor]:
         """Admission confidence and predicted class of each sample, both (B, ).

@@ -9,3 +9,4 @@ from .lbc import *  # noqa: F401,F403
 from .backbone_utils import *  # noqa: F401,F403
 from .head_utils import *  # noqa: F401,F403
 from .channel_pruning import *  # noqa: F401,F403
+from .knn_votes import *  # noqa: F401,F403

@@ -7,3 +7,4 @@ from .vitkd import *  # noqa: F401,F403
 from .mgd import *  # noqa: F401,F403
 from .ract import *  # noqa: F401,F403
 from .bct import *  # noqa: F401,F403
+from .look import *  # noqa: F401,F403
