@@ -3,3 +3,5 @@ from .hashing_head import *  # noqa: F401,F403
 from .adanpc_head import *  # noqa: F401,F403
 from .dr_retina_head import *  # noqa: F401,F403
 from .label_noise_head import *  # noqa: F401,F403
+from .coke_head import *  # noqa: F401,F403
+from .instance_classification_head import *  # noqa: F401,F403

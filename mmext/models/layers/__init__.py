@@ -8,3 +8,5 @@ from .lts import *  # noqa: F401,F403
 from .lbc import *  # noqa: F401,F403
 from .backbone_utils import *  # noqa: F401,F403
 from .head_utils import *  # noqa: F401,F403
+from .selfsup_utils import *  # noqa: F401,F403
+from .sharded_linear import *  # noqa: F401,F403

@@ -5,3 +5,5 @@ from .label_noise import *  # noqa: F401,F403
 from .nkd import *  # noqa: F401,F403
 from .vitkd import *  # noqa: F401,F403
 from .mgd import *  # noqa: F401,F403
+from .coke import *  # noqa: F401,F403
+from .instance_classification import *  # noqa: F401,F403

@@ -1,0 +1,40 @@
+# Shared part of the self-supervised Fashion-MNIST runs (configs/coke, configs/instance_classifier)
+# and their supervised / random-init references: the CIFAR-style ResNet-8 (3x3 stem, 3 stages of
+# one basic block, widths 16-32-64, 78k params) on 1-channel 28x28 images, trained on the first
+# 10,000 training images (no label read by the self-supervised algorithms) for 6 epochs of 79
+# iterations at batch 128, evaluated by kNN / linear probe on frozen features
+# (./knn-probe_fashionmnist.py). Configs add the model's neck / head and the optimizer.
+_base_ = [
+    './knn-probe_fashionmnist.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
+
+backbone = dict(
+    type='mmext.CIFARResNet', stage_blocks=(1, 1, 1), in_channels=1, stem_channels=16,
+    base_channels=16)
+selfsup_preprocessor = dict(
+    type='SelfSupDataPreprocessor', mean={{_base_.data_preprocessor.mean}},
+    std={{_base_.data_preprocessor.std}}, to_rgb=False)
+
+# one augmented view of a 28x28 grey image: a crop of 20-100% of the area resized back,
+# horizontal flip, brightness / contrast jitter (no colour, no blur: 28 px leave little to blur)
+view_pipeline = [
+    dict(type='RandomResizedCrop', scale=28, crop_ratio_range=(0.2, 1.), backend='pillow'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='RandomApply', prob=0.8, transforms=[
+        dict(type='ColorJitter', brightness=0.4, contrast=0.4)]),
+]
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=0,
+    persistent_workers=False,
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(indices={{_base_.num_train}}))
+
+max_epochs = 6
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1))
+randomness = dict(seed=0, deterministic=False)
