@@ -4,11 +4,11 @@
 # mmext.FeatureProbeMetric reports the weighted-kNN top-1 (k=200 nearest by cosine, votes
 # exp(sim / 0.07): the InstDisc / CoKe protocol) and a linear-probe top-1 (logistic regression
 # on the frozen bank features). Bank: the training subset the runs learn from (the first
-# 10,000 images, test pipeline: no augmentation); its labels are used here only. Queries: the
+# 5,000 images, test pipeline: no augmentation); its labels are used here only. Queries: the
 # 10,000 test images.
 _base_ = ['./datasets/fashion_mnist.py']
 
-num_train = 10000
+num_train = 5000
 bank_dataloader = dict(
     batch_size=256,
     num_workers=0,

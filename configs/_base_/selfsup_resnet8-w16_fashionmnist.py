@@ -1,7 +1,7 @@
 # Shared part of the self-supervised Fashion-MNIST runs (configs/coke, configs/instance_classifier)
 # and their supervised / random-init references: the CIFAR-style ResNet-8 (3x3 stem, 3 stages of
 # one basic block, widths 16-32-64, 78k params) on 1-channel 28x28 images, trained on the first
-# 10,000 training images (no label read by the self-supervised algorithms) for 6 epochs of 79
+# 5,000 training images (no label read by the self-supervised algorithms) for 6 epochs of 40
 # iterations at batch 128, evaluated by kNN / linear probe on frozen features
 # (./knn-probe_fashionmnist.py). Configs add the model's neck / head and the optimizer.
 _base_ = [
@@ -18,12 +18,14 @@ selfsup_preprocessor = dict(
     std={{_base_.data_preprocessor.std}}, to_rgb=False)
 
 # one augmented view of a 28x28 grey image: a crop of 20-100% of the area resized back,
-# horizontal flip, brightness / contrast jitter (no colour, no blur: 28 px leave little to blur)
+# horizontal flip, brightness jitter (mmcv's contrast and saturation ops need 3 channels; no
+# colour on grey images), a light blur
 view_pipeline = [
     dict(type='RandomResizedCrop', scale=28, crop_ratio_range=(0.2, 1.), backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomApply', prob=0.8, transforms=[
-        dict(type='ColorJitter', brightness=0.4, contrast=0.4)]),
+        dict(type='ColorJitter', brightness=0.4, backend='cv2')]),
+    dict(type='GaussianBlur', magnitude_range=(0.1, 1.0), magnitude_std='inf', prob=0.2),
 ]
 train_dataloader = dict(
     batch_size=128,

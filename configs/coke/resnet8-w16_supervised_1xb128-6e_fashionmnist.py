@@ -1,5 +1,5 @@
 # Supervised reference for the self-supervised Fashion-MNIST runs (CoKe, instance classifier):
-# the same ResNet-8, the same 10,000 training images (with their labels), batch, epochs and
+# the same ResNet-8, the same 5,000 training images (with their labels), batch, epochs and
 # evaluation (kNN / linear probe on the frozen backbone features); a linear classifier trained
 # with cross-entropy, SGD lr 0.1 (Nesterov momentum 0.9, weight decay 5e-4), one warm-up
 # epoch then cosine decay, the dataset's standard augmentation (pad-2 crop, flip).

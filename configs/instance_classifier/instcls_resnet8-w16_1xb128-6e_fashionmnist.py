@@ -1,5 +1,5 @@
 # One-million-way instance classifier, scaled to unlabelled Fashion-MNIST: one class for each
-# of the first 10,000 training images, the ResNet-8 with a 64-128-32 projection MLP, cosine
+# of the first 5,000 training images, the ResNet-8 with a 64-128-32 projection MLP, cosine
 # classifier (temperature 0.2) split over the processes (mmext.ShardedLinear: run it with
 # tools/dist_train.sh to shard it), labels smoothed onto the 5 hardest classes (0.1), one
 # augmented view per image; SGD lr 0.1 (momentum 0.9, weight decay 5e-4), one warm-up epoch,
