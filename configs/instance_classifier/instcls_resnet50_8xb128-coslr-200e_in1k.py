@@ -69,3 +69,5 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
 auto_scale_lr = dict(base_batch_size=1024)
+# rank 0 writes the checkpoints: gather the classifier's shards first
+custom_hooks = [dict(type='mmext.ShardedLinearGatherHook')]

@@ -34,3 +34,5 @@ param_scheduler = [
          convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, convert_to_iter_based=True),
 ]
+# rank 0 writes the checkpoints: gather the classifier's shards first
+custom_hooks = [dict(type='mmext.ShardedLinearGatherHook')]

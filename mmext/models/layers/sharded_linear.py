@@ -166,9 +166,11 @@ class ShardedLinear(nn.Module):
     :func:`shard_range` (uneven splits: the first ranks hold one class more), as ``weight`` of
     shape ``(C_r, in_features)``. The data-parallel wrapper must leave these weights alone
     (:func:`ddp_ignore_sharded`). Checkpoints hold the full ``(num_classes, in_features)``
-    matrix, gathered from all ranks when the state dict is taken (every rank must take it, as
-    mmengine's checkpointing does) and sliced again when loaded, so a checkpoint does not
-    depend on the number of processes.
+    matrix and are sliced again when loaded, so a checkpoint does not depend on the number of
+    processes. mmengine takes the state dict on rank 0 only, where no collective can run:
+    every rank first calls :meth:`gather_full` (:class:`mmext.ShardedLinearGatherHook` does,
+    right before each checkpoint), and the state dict of a multi-process layer refuses to be
+    taken from a gathered copy older than the weights.
 
     Built in a single process it is a plain linear classifier. The split is fixed when the
     layer is built, from the process group in place then.
@@ -193,6 +195,8 @@ class ShardedLinear(nn.Module):
         self.offset, size = shard_range(num_classes, rank, world)
         gen = torch.Generator().manual_seed((torch.initial_seed() + rank) % (2**63))
         self.weight = nn.Parameter(torch.randn(size, in_features, generator=gen) * init_std)
+        self._full = None  # the gathered (num_classes, in_features) matrix, on every rank
+        self._full_version = -1  # weight._version when it was gathered
 
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, in_features={self.in_features}, '
@@ -203,12 +207,25 @@ class ShardedLinear(nn.Module):
         """Logits of this rank's classes, ``(B, C_r)``."""
         return x @ self.weight.t()
 
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        weight = self.weight if keep_vars else self.weight.detach()
+    @torch.no_grad()
+    def gather_full(self) -> None:
+        """Gather the full weight matrix from all ranks (a collective: every rank calls it)."""
         if self.world_size > 1:
             sizes = [shard_range(self.num_classes, r, self.world_size)[1]
                      for r in range(self.world_size)]
-            weight = _gather_rows(weight.detach(), sizes)
+            self._full = _gather_rows(self.weight.detach(), sizes)
+            self._full_version = self.weight._version
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        weight = self.weight if keep_vars else self.weight.detach()
+        if self.world_size > 1:
+            if self._full is None or self._full_version != self.weight._version:
+                raise RuntimeError(
+                    'ShardedLinear: the state dict of a multi-process classifier needs the '
+                    'shards gathered since the last update; add '
+                    "dict(type='mmext.ShardedLinearGatherHook') to custom_hooks (or call "
+                    'gather_full() on every rank first)')
+            weight = self._full
         destination[prefix + 'weight'] = weight
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

@@ -68,7 +68,10 @@ def _worker(rank, port, state_path, out_dir):
         rows = slice(4 * rank, 4 * rank + 4)
         loss = ddp(x[rows], samples[rows], mode='loss')['loss']
         loss.backward()
-        full = model.state_dict()['head.fc.weight']  # gathered from both ranks
+        with pytest.raises(RuntimeError, match='ShardedLinearGatherHook'):
+            model.state_dict()  # rank 0 alone could not gather the other shards
+        model.head.fc.gather_full()  # every rank, as ShardedLinearGatherHook does
+        full = model.state_dict()['head.fc.weight']
         torch.save(dict(loss=loss.detach(), grads=_grads(model), offset=model.head.fc.offset,
                         full=full), os.path.join(out_dir, f'rank{rank}.pth'))
     finally:
