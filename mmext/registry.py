@@ -56,7 +56,7 @@ METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmext', locations=_
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope='mmext', locations=_EVAL)
 
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmext', locations=_ENGINE)
-LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='mmext', locations=_ENGINE)
+LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='mmext', locations=_ENGINE + _EVAL)
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, scope='mmext', locations=_ENGINE)
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='mmext', locations=_ENGINE)
