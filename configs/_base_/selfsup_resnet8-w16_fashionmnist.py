@@ -2,10 +2,12 @@
 # and their supervised / random-init references: the CIFAR-style ResNet-8 (3x3 stem, 3 stages of
 # one basic block, widths 16-32-64, 78k params) on 1-channel 28x28 images, trained on the first
 # 5,000 training images (no label read by the self-supervised algorithms) for 6 epochs of 40
-# iterations at batch 128, evaluated by kNN / linear probe on frozen features
-# (./knn-probe_fashionmnist.py). Configs add the model's neck / head and the optimizer.
+# iterations at batch 128. Evaluation (./feature_probe_fashionmnist.py): weighted-kNN (k=200,
+# T=0.07) and linear-probe top-1 of the frozen, global-average-pooled backbone features on the
+# 10,000 test images, with the same 5,000 training images (test pipeline) as the bank; their
+# labels are used there only. Configs add the model's neck / head and the optimizer.
 _base_ = [
-    './knn-probe_fashionmnist.py',
+    './feature_probe_fashionmnist.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
@@ -27,12 +29,18 @@ view_pipeline = [
         dict(type='ColorJitter', brightness=0.4, backend='cv2')]),
     dict(type='GaussianBlur', magnitude_range=(0.1, 1.0), magnitude_std='inf', prob=0.2),
 ]
+num_train = 5000
 train_dataloader = dict(
     batch_size=128,
     num_workers=0,
     persistent_workers=False,
     collate_fn=dict(type='default_collate'),
-    dataset=dict(indices={{_base_.num_train}}))
+    dataset=dict(indices=num_train))
+main_process_loader = dict(num_workers=0, persistent_workers=False)
+val_dataloader = main_process_loader
+test_dataloader = main_process_loader
+val_cfg = dict(bank_dataloader=dict(main_process_loader, dataset=dict(indices=num_train)))
+test_cfg = dict(val_cfg, type='mmext.FeatureProbeTestLoop')  # tools/test.py writes its json
 
 max_epochs = 6
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)

@@ -29,7 +29,7 @@ class CoKe(BaseSelfSupervisor):
     batch-norm statistics are per view. Add :class:`mmext.CoKeHook` to the config's
     ``custom_hooks`` so that epochs are closed.
 
-    Args:
+    Args (those of mmpretrain's ``BaseSelfSupervisor``):
         backbone (dict): Backbone config.
         neck (dict): Projection MLP (official: 2048-2048-2048-128 with batch norm after every
             linear layer, mmpretrain ``NonLinearNeck`` with ``num_layers=3`` and
@@ -39,16 +39,6 @@ class CoKe(BaseSelfSupervisor):
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
-
-    def __init__(self,
-                 backbone: dict,
-                 neck: dict,
-                 head: dict,
-                 pretrained=None,
-                 data_preprocessor=None,
-                 init_cfg=None) -> None:
-        super().__init__(backbone=backbone, neck=neck, head=head, pretrained=pretrained,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
 
     def project(self, view: torch.Tensor) -> torch.Tensor:
         """Projection (neck output) of one batch of views, ``(B, feat_dim)``."""

@@ -27,7 +27,7 @@ class InstanceClassifier(BaseSelfSupervisor):
     Not implemented: the paper's raw-feature initialisation of the class weights (the
     features of the untrained network); the classifier starts from a random normal.
 
-    Args:
+    Args (those of mmpretrain's ``BaseSelfSupervisor``):
         backbone (dict): Backbone config.
         neck (dict): Neck config (pooling and projection MLP).
         head (dict): :class:`mmext.InstanceClassificationHead` config.
@@ -36,15 +36,8 @@ class InstanceClassifier(BaseSelfSupervisor):
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
-    def __init__(self,
-                 backbone: dict,
-                 neck: dict,
-                 head: dict,
-                 pretrained=None,
-                 data_preprocessor=None,
-                 init_cfg=None) -> None:
-        super().__init__(backbone=backbone, neck=neck, head=head, pretrained=pretrained,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         ddp_ignore_sharded(self)
 
     def loss(self, inputs, data_samples: List[DataSample],
