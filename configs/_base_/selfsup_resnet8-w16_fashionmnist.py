@@ -36,7 +36,10 @@ train_dataloader = dict(
     persistent_workers=False,
     collate_fn=dict(type='default_collate'),
     dataset=dict(indices=num_train))
-main_process_loader = dict(num_workers=0, persistent_workers=False)
+# default_collate: mmpretrain's SelfSupDataPreprocessor reads a list of inputs (what
+# pseudo_collate gives) as a list of views
+main_process_loader = dict(
+    num_workers=0, persistent_workers=False, collate_fn=dict(type='default_collate'))
 val_dataloader = main_process_loader
 test_dataloader = main_process_loader
 val_cfg = dict(bank_dataloader=dict(main_process_loader, dataset=dict(indices=num_train)))
