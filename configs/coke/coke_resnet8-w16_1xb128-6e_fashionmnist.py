@@ -7,13 +7,15 @@
 _base_ = ['../_base_/selfsup_resnet8-w16_fashionmnist.py']
 
 num_instances = {{_base_.num_train}}
+# plain BN: NonLinearNeck's default SyncBN does not run on CPU processes (gloo)
+norm_cfg = dict(type='BN1d')
 model = dict(
     type='mmext.CoKe',
     data_preprocessor={{_base_.selfsup_preprocessor}},
     backbone={{_base_.backbone}},
     neck=dict(
         type='NonLinearNeck', in_channels=64, hid_channels=128, out_channels=32, num_layers=3,
-        with_bias=True, with_last_bn=True, with_avg_pool=True),
+        with_bias=True, with_last_bn=True, with_avg_pool=True, norm_cfg=norm_cfg),
     head=dict(
         type='mmext.CoKeHead',
         num_instances=num_instances,
@@ -21,7 +23,8 @@ model = dict(
         feat_dim=32,
         predictor=dict(
             type='NonLinearNeck', in_channels=32, hid_channels=128, out_channels=32,
-            num_layers=2, with_bias=True, with_last_bn=False, with_avg_pool=False),
+            num_layers=2, with_bias=True, with_last_bn=False, with_avg_pool=False,
+            norm_cfg=norm_cfg),
         temperature=0.05,
         dual_lr=20.,
         ratio=0.4,

@@ -7,13 +7,15 @@
 _base_ = ['../_base_/selfsup_resnet8-w16_fashionmnist.py']
 
 num_instances = {{_base_.num_train}}
+# plain BN: NonLinearNeck's default SyncBN does not run on CPU processes (gloo)
+norm_cfg = dict(type='BN1d')
 model = dict(
     type='mmext.InstanceClassifier',
     data_preprocessor={{_base_.selfsup_preprocessor}},
     backbone={{_base_.backbone}},
     neck=dict(
         type='NonLinearNeck', in_channels=64, hid_channels=128, out_channels=32, num_layers=2,
-        with_bias=True, with_last_bn=False, with_avg_pool=True),
+        with_bias=True, with_last_bn=False, with_avg_pool=True, norm_cfg=norm_cfg),
     head=dict(
         type='mmext.InstanceClassificationHead',
         num_instances=num_instances,

@@ -35,11 +35,14 @@ def _gather_rows(x: torch.Tensor, sizes: List[int]) -> torch.Tensor:
     """Concatenate the rows of every rank (``sizes[r]`` rows on rank r); no autograd."""
     if len(sizes) == 1:
         return x
+    device = x.device
+    if dist.get_backend() == 'nccl' and device.type != 'cuda':  # e.g. when a model is built
+        x = x.cuda()
     padded = x.new_zeros((max(sizes), ) + tuple(x.shape[1:]))
     padded[:x.size(0)] = x
     parts = [torch.empty_like(padded) for _ in sizes]
     dist.all_gather(parts, padded.contiguous())
-    return torch.cat([p[:s] for p, s in zip(parts, sizes)])
+    return torch.cat([p[:s] for p, s in zip(parts, sizes)]).to(device)
 
 
 def _all_reduce(x: torch.Tensor, op=None) -> torch.Tensor:
@@ -167,10 +170,13 @@ class ShardedLinear(nn.Module):
     shape ``(C_r, in_features)``. The data-parallel wrapper must leave these weights alone
     (:func:`ddp_ignore_sharded`). Checkpoints hold the full ``(num_classes, in_features)``
     matrix and are sliced again when loaded, so a checkpoint does not depend on the number of
-    processes. mmengine takes the state dict on rank 0 only, where no collective can run:
-    every rank first calls :meth:`gather_full` (:class:`mmext.ShardedLinearGatherHook` does,
-    right before each checkpoint), and the state dict of a multi-process layer refuses to be
-    taken from a gathered copy older than the weights.
+    processes. The state dict of a multi-process layer returns a gathered copy of the full
+    matrix, made by :meth:`gather_full` (a collective) when the layer is built and, during
+    training, by :class:`mmext.ShardedLinearGatherHook` on every rank right before each
+    checkpoint: mmengine takes the state dict on rank 0 alone when saving, where no collective
+    can run, and on every rank after initialising the weights (to broadcast them, which leaves
+    the identical copies unchanged). A state dict taken from a copy older than the weights is
+    refused.
 
     Built in a single process it is a plain linear classifier. The split is fixed when the
     layer is built, from the process group in place then.
@@ -196,7 +202,7 @@ class ShardedLinear(nn.Module):
         gen = torch.Generator().manual_seed((torch.initial_seed() + rank) % (2**63))
         self.weight = nn.Parameter(torch.randn(size, in_features, generator=gen) * init_std)
         self._full = None  # the gathered (num_classes, in_features) matrix, on every rank
-        self._full_version = -1  # weight._version when it was gathered
+        self.gather_full()
 
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, in_features={self.in_features}, '
@@ -213,19 +219,22 @@ class ShardedLinear(nn.Module):
         if self.world_size > 1:
             sizes = [shard_range(self.num_classes, r, self.world_size)[1]
                      for r in range(self.world_size)]
-            self._full = _gather_rows(self.weight.detach(), sizes)
-            self._full_version = self.weight._version
+            self._full = _gather_rows(self.weight.detach().clone(), sizes)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         weight = self.weight if keep_vars else self.weight.detach()
         if self.world_size > 1:
-            if self._full is None or self._full_version != self.weight._version:
+            rows = slice(self.offset, self.offset + self.weight.size(0))
+            # all ranks update their shards in the same steps: an unchanged own shard means
+            # an up-to-date copy
+            if self._full is None or not torch.equal(
+                    self._full[rows].to(weight.device), weight.detach()):
                 raise RuntimeError(
                     'ShardedLinear: the state dict of a multi-process classifier needs the '
                     'shards gathered since the last update; add '
                     "dict(type='mmext.ShardedLinearGatherHook') to custom_hooks (or call "
                     'gather_full() on every rank first)')
-            weight = self._full
+            weight = self._full.to(weight.device)
         destination[prefix + 'weight'] = weight
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -234,6 +243,7 @@ class ShardedLinear(nn.Module):
         if full is not None and full.dim() == 2 and full.size(0) == self.num_classes:
             state_dict[key] = full[self.offset:self.offset + self.weight.size(0)]
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._full = None  # the other shards changed too: gather again before saving
 
 
 def ddp_ignore_sharded(model: nn.Module) -> None:
