@@ -196,11 +196,18 @@ class CoKeHead(BaseModule):
                 raise ValueError(f'CoKeHead expects projections of shape (B, {self.feat_dim}) '
                                  f'("feat_dim"), got {tuple(v.shape)}')
         preds = [self.predictor([v])[0] if self.predictor is not None else v for v in views]
-        with torch.no_grad():
-            mean = (F.normalize(large[0].float(), dim=1) + F.normalize(large[1].float(), dim=1))
-            targets = self.cluster_step(mean / 2, instance_ids.to(large[0].device))
+        # clustering, cosine logits and loss in fp32 even under AMP autocast
+        with torch.autocast(device_type=large[0].device.type, enabled=False):
+            return self._loss([v.float() for v in views], [p.float() for p in preds],
+                              instance_ids.to(large[0].device), len(small))
 
-        num_heads, num_small = len(self.num_clusters), len(small)
+    def _loss(self, views: List[torch.Tensor], preds: List[torch.Tensor],
+              instance_ids: torch.Tensor, num_small: int) -> Dict[str, torch.Tensor]:
+        with torch.no_grad():
+            mean = (F.normalize(views[0], dim=1) + F.normalize(views[1], dim=1))
+            targets = self.cluster_step(mean / 2, instance_ids)
+
+        num_heads = len(self.num_clusters)
         loss_large = loss_small = 0.
         for j in range(num_heads):
             proj = [self._logits(v, j) for v in views]

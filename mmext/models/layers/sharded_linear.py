@@ -157,8 +157,10 @@ def sharded_soft_cross_entropy(x: torch.Tensor,
         raise ValueError(f'label smoothing over the hardest classes needs topk >= 1, got {topk}')
     if grad_scale is None:
         grad_scale = float(_rank_world()[1])
-    return _ShardedSoftCrossEntropy.apply(x, weight, labels.long(), offset, float(smooth),
-                                          int(topk), grad_scale)
+    # fp32 even under AMP autocast: the softmax is normalised over all shards
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return _ShardedSoftCrossEntropy.apply(x.float(), weight.float(), labels.long(), offset,
+                                              float(smooth), int(topk), grad_scale)
 
 
 @MODELS.register_module()

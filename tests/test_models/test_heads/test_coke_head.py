@@ -154,3 +154,16 @@ def test_bad_config_and_inputs():
         head.loss([torch.randn(2, 2)], [], torch.tensor([0, 1]))
     with pytest.raises(ValueError, match='feat_dim'):
         head.loss([torch.randn(2, 3)] * 2, [], torch.tensor([0, 1]))
+
+
+def test_fp32_under_autocast():
+    torch.manual_seed(0)
+    head = _head(num_clusters=(3, ), feat_dim=4)
+    twin = _head(num_clusters=(3, ), feat_dim=4)
+    twin.load_state_dict(head.state_dict())
+    views = [torch.randn(4, 4) for _ in range(2)]
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = head.loss(views, [], torch.arange(4))
+    ref = twin.loss(views, [], torch.arange(4))
+    assert out['loss'].dtype == torch.float32
+    assert torch.allclose(out['loss'], ref['loss'], atol=1e-6)

@@ -55,3 +55,12 @@ def test_bad_values():
     with pytest.raises(ValueError, match='topk'):
         InstanceClassificationLoss(smooth=0.1, topk=5)(
             torch.randn(2, 3), torch.randn(4, 3), torch.tensor([0, 1]), 0, 4)
+
+
+def test_fp32_under_autocast():
+    torch.manual_seed(0)
+    x, w, y = torch.randn(4, 8), torch.randn(6, 8), torch.tensor([0, 1, 2, 5])
+    loss = InstanceClassificationLoss(smooth=0.1, topk=2)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = loss(x, w, y)
+    assert out.dtype == torch.float32 and torch.allclose(out, loss(x, w, y), atol=1e-6)
