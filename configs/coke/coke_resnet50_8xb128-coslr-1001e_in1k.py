@@ -4,19 +4,16 @@
 # cosine decay to 0. Three clusterings with 3000 / 4000 / 5000 clusters, temperature 0.05, dual
 # learning rate 20, cluster-size lower bound 0.4 N / K, hard-label weight 0.2.
 # Published linear-probe top-1: 74.9 (official README, 1000 epochs, 2x224).
-_base_ = ['mmpretrain::_base_/default_runtime.py']
+# mmpretrain's self-supervised ImageNet base: SelfSupDataPreprocessor, default_collate loader
+_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs512_mocov3.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 num_instances = 1281167  # ImageNet-1k train images: the label table is indexed by sample_idx
-data_preprocessor = dict(
-    type='SelfSupDataPreprocessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    to_rgb=True)
-
 model = dict(
     type='mmext.CoKe',
-    data_preprocessor=data_preprocessor,
     backbone=dict(
         type='ResNet', depth=50, norm_cfg=dict(type='SyncBN'), zero_init_residual=False),
     # official projection: (Linear-BN-ReLU) x 2, Linear-BN, 2048-2048-2048-128, with biases
@@ -64,15 +61,7 @@ train_pipeline = [
     dict(type='MultiView', num_views=[1, 1], transforms=[view_pipeline1, view_pipeline2]),
     dict(type='PackInputs'),  # keeps sample_idx (the instance index)
 ]
-train_dataloader = dict(
-    batch_size=128,
-    num_workers=8,
-    persistent_workers=True,
-    pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='ImageNet', data_root='data/imagenet/', split='train', pipeline=train_pipeline))
+train_dataloader = dict(batch_size=128, dataset=dict(pipeline=train_pipeline))
 
 optim_wrapper = dict(
     type='AmpOptimWrapper',

@@ -4,19 +4,16 @@
 # cross-entropy over all of them with the labels smoothed onto the hardest classes.
 # No official code was found: the parts follow the paper; the widths, temperature, smoothing,
 # augmentation strength and schedule below are ours (see README.md), not checked values.
-_base_ = ['mmpretrain::_base_/default_runtime.py']
+# mmpretrain's self-supervised ImageNet base: SelfSupDataPreprocessor, default_collate loader
+_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs512_mocov3.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 num_instances = 1281167
-data_preprocessor = dict(
-    type='SelfSupDataPreprocessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    to_rgb=True)
-
 model = dict(
     type='mmext.InstanceClassifier',
-    data_preprocessor=data_preprocessor,
     backbone=dict(
         type='ResNet', depth=50, norm_cfg=dict(type='SyncBN'), zero_init_residual=False),
     neck=dict(
@@ -45,15 +42,7 @@ train_pipeline = [
     dict(type='MultiView', num_views=1, transforms=[view_pipeline]),
     dict(type='PackInputs'),  # keeps sample_idx: the instance's class
 ]
-train_dataloader = dict(
-    batch_size=128,
-    num_workers=8,
-    persistent_workers=True,
-    pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='ImageNet', data_root='data/imagenet/', split='train', pipeline=train_pipeline))
+train_dataloader = dict(batch_size=128, dataset=dict(pipeline=train_pipeline))
 
 optim_wrapper = dict(
     type='AmpOptimWrapper',

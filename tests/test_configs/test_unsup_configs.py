@@ -29,6 +29,7 @@ def _build(path, **head):
     cfg = Config.fromfile(str(ROOT / path))
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     model_cfg = cfg.model.copy()
+    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))  # as the Runner
     model_cfg.head.update(head)
     # SyncBN in a single process: the host tests revert it to BN the same way
     return cfg, revert_sync_batchnorm(MODELS.build(model_cfg))
@@ -40,6 +41,7 @@ def _samples(n):
 
 def test_coke_imagenet_mirrors():
     cfg, model = _build(COKE)
+    assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx([123.675, 116.28, 103.53])
     head = model.head
     assert head.num_clusters == (3000, 4000, 5000) and head.num_instances == 1281167
     assert (head.temperature, head.dual_lr, head.ratio, head.loss_module.alpha) == (
