@@ -31,3 +31,14 @@ def test_params_and_flops_of_the_main_config(get_flops, capsys):
 def test_detection_and_segmentation_configs_are_counted(get_flops, config):
     result = get_flops.main([config, '--shape', '128'])
     assert result['params'] > 0 and result['flops'] > 0
+
+
+def test_backbone_only(get_flops):
+    config = 'configs/baselines/retinanet_r18-w32_fpn_40e_nuclei.py'
+    whole = get_flops.main([config, '--shape', '64'])
+    backbone = get_flops.main([config, '--shape', '64', '--backbone'])
+    assert 0 < backbone['params'] < whole['params'] and 0 < backbone['flops'] < whole['flops']
+    # ResNet-18 at widths 32-256 (no fc): about a quarter of ResNet-18's 11.2M
+    assert abs(backbone['params'] - 2.80e6) / 2.80e6 < 0.01
+    # the first conv alone: 32 output channels x 3 x 49 taps at 32x32
+    assert backbone['flops'] > 32 * 3 * 49 * 32 * 32

@@ -16,8 +16,9 @@ i-th BatchNorm: the square root of its per-channel variances averaged over chann
 Official setting (idstcv/ZenNAS, the default here):
 * the score is that of the *plain* network: residual links and squeeze-excitation removed
   (the search builds candidates with ``no_reslink=True`` and without SE). This tool knows how to
-  strip :class:`mmext.ZenResUnit` (kept: branch + ReLU) and its SE gates; other backbones are
-  scored as built, with a warning. ``--as-built`` scores every network as built.
+  strip :class:`mmext.ZenResUnit` (ZenNet, MAE-DET), :class:`mmext.GEResLayer` and ResNet
+  blocks (kept: branch + ReLU) and ZenNet's SE gates; other backbones are scored as built, with
+  a warning. ``--as-built`` scores every network as built.
 * sigma_i is read from BN ``running_var`` after the two forwards (momentum 0.1 blend of the
   unbiased batch variances onto the initial 1, carried over from one repeat to the next, as the
   official loop does not reset it). ``--bn-variance batch`` uses the biased batch variance of
@@ -25,56 +26,19 @@ Official setting (idstcv/ZenNAS, the default here):
 The official search scores each candidate once (``repeat=1``, batch 64); its stand-alone script
 defaults to ``repeat=32``, batch 16, the defaults here.
 """
-import argparse
 import math
 from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmengine.config import DictAction
-from mmengine.registry import init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import mmext  # noqa: F401
 from mmext.utils import load_config
-
-
-def gaussian_init_(model: nn.Module) -> None:
-    """Zen-NAS initialisation: N(0, 1) weights, zero biases, identity norm layers."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
-                nn.init.normal_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)):
-                if m.weight is not None:
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
-
-
-def plain_network(model: nn.Module) -> int:
-    """Strip residual links and squeeze-excitation in place, as the Zen-NAS search scores.
-
-    Each :class:`mmext.ZenResUnit` becomes its branch followed by its ReLU, each SE gate an
-    identity. Returns the number of residual units stripped (0: nothing known to strip).
-    """
-    from mmext.models.backbones.zennet import ZenResUnit, _SqueezeExcite
-    stripped = 0
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, ZenResUnit):
-                setattr(parent, name, nn.Sequential(child.branch, child.act))
-                stripped += 1
-            elif isinstance(child, _SqueezeExcite):
-                setattr(parent, name, nn.Identity())
-    return stripped
-
-
-def _last_output(out) -> torch.Tensor:
-    while isinstance(out, (tuple, list)):
-        out = out[-1]
-    return out
+# shared with maedet_score.py / nas_search.py; re-exported as this tool's functions
+from mmext.utils.zero_shot_nas import (build_backbone, gaussian_init_,  # noqa: F401
+                                       last_output, plain_network, score_arg_parser,
+                                       scoring_setup)
 
 
 def zen_score(model: nn.Module,
@@ -139,9 +103,9 @@ def zen_score(model: nn.Module,
                 x = torch.randn(batch_size, *input_shape, generator=generator).to(device)
                 eps = torch.randn(batch_size, *input_shape, generator=generator).to(device)
                 bn_vars.clear()
-                out = _last_output(model(x)).float()
+                out = last_output(model(x)).float()
                 variances = list(bn_vars)  # batch mode: those of the forward on x
-                out2 = _last_output(model(x + mixup_gamma * eps)).float()
+                out2 = last_output(model(x + mixup_gamma * eps)).float()
                 if bn_variance == 'running':
                     variances = [m.running_var.float().mean() for m in bns]
                 log_sigma = sum(0.5 * torch.log(v).item() for v in variances)
@@ -156,47 +120,21 @@ def zen_score(model: nn.Module,
     return dict(zen_score=mean, std=std, scores=scores)
 
 
-def build_backbone(cfg) -> nn.Module:
-    """The config's ``model.backbone`` (or the model itself when it has no backbone)."""
-    import mmengine.registry
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model_cfg = cfg.model.get('backbone', cfg.model)
-    return mmengine.registry.MODELS.build(model_cfg)
-
-
 def main(argv=None) -> Dict[str, float]:
-    parser = argparse.ArgumentParser(description='Zen-score (Zen-NAS) of a config backbone')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--shape', type=int, nargs='+', default=[224, 224], help='input H W')
-    parser.add_argument('--in-channels', type=int, default=None,
-                        help='input channels (default: backbone in_channels or 3)')
-    parser.add_argument('--batch-size', type=int, default=16)
-    parser.add_argument('--repeat', type=int, default=32)
+    parser = score_arg_parser('Zen-score (Zen-NAS) of a config backbone', 224, 16, 32)
     parser.add_argument('--mixup-gamma', type=float, default=1e-2)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--as-built', action='store_true',
-                        help='score the network as built (default: the plain network of the '
-                        'official search, residual links and SE removed)')
     parser.add_argument('--bn-variance', choices=['running', 'batch'], default='running',
                         help='BN correction from running variances (official) or batch ones')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    height, width = (args.shape * 2)[:2]
-    in_channels = args.in_channels or cfg.model.get('backbone', cfg.model).get('in_channels', 3)
-    torch.manual_seed(args.seed)
-    model = build_backbone(cfg)
-    if not args.as_built and plain_network(model) == 0:
-        print('warning: no residual unit known to strip in this backbone (only mmext.ZenResUnit '
-              'is); scoring it as built')
-    gen = torch.Generator().manual_seed(args.seed)
-    result = zen_score(model, (in_channels, height, width), args.batch_size, args.repeat,
+    model, shape, gen, _ = scoring_setup(cfg, args.shape, args.in_channels, args.seed,
+                                         args.as_built)
+    result = zen_score(model, shape, args.batch_size, args.repeat,
                        args.mixup_gamma, gen, args.bn_variance)
     n = sum(p.numel() for p in model.parameters())
     print('| config | input | backbone params | Zen-score (mean +- std) |\n'
           '| --- | --- | --- | --- |\n'
-          f'| {args.config} | {in_channels}x{height}x{width} | {n / 1e6:.2f} M | '
+          f'| {args.config} | {"x".join(map(str, shape))} | {n / 1e6:.2f} M | '
           f'{result["zen_score"]:.2f} +- {result["std"]:.2f} |')
     return result
 

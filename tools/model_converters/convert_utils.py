@@ -249,3 +249,23 @@ def converter_main(convert: Callable[[Dict[str, torch.Tensor]], tuple],
     save_checkpoint(state_dict, args.dst, converted_from=osp.abspath(args.src), variant=variant)
     print(f'{variant}: mapped {n_source} source tensors to {len(state_dict)} mmext tensors '
           f'-> {args.dst}')
+
+
+# DINO-style self-supervised training (TransReID-SSL, SOLIDER) saves the EMA teacher, which the
+# authors publish, under 'teacher' beside the student and the optimiser state.
+DINO_WRAPPER_KEYS = ('teacher', 'model', 'state_dict')
+
+
+def dino_backbone(source: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+    """The backbone of a DINO teacher: a state dict with keys ``backbone.*`` (and the DINO
+    projection head ``head.*``, which is not part of the backbone and is left out) becomes the
+    ``backbone.*`` tensors without their prefix; a dict without ``backbone.`` keys (already
+    extracted, as ``convert_model_dino.py`` writes it) is returned as it is."""
+    if not any(k.startswith('backbone.') for k in source):
+        return OrderedDict(source)
+    other = [k for k in source if not k.startswith(('backbone.', 'head.'))]
+    if other:
+        raise ConversionError(f'DINO checkpoint with keys outside "backbone." / "head.": '
+                              f'{other[:5]}')
+    return OrderedDict((k[len('backbone.'):], v) for k, v in source.items()
+                       if k.startswith('backbone.'))

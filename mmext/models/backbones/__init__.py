@@ -7,3 +7,6 @@ from .supervit import *  # noqa: F401,F403
 from .genet import *  # noqa: F401,F403
 from .zennet import *  # noqa: F401,F403
 from .scaled_relu_vit import *  # noqa: F401,F403
+from .transreid_ssl import *  # noqa: F401,F403
+from .solider_swin import *  # noqa: F401,F403
+from .maedet import *  # noqa: F401,F403

@@ -44,13 +44,16 @@ class _SqueezeExcite(BaseModule):
 
 
 class ZenResUnit(BaseModule):
-    """Inverted-bottleneck residual unit of the Zen-NAS ``IDW`` search space.
+    """Bottleneck residual unit of the Zen-NAS ``IDW`` / ``K1KXK1`` search spaces.
 
     From "Zen-NAS: A Zero-Shot NAS for High-Performance Deep Image Recognition"
-    (arXiv:2102.01063). Branch: 1x1 conv to ``mid`` - depthwise KxK (stride) - optional SE -
-    1x1 conv to ``out_channels``, each conv with BN and all but the last with ReLU. The shortcut
-    is identity, or a strided 1x1 conv (with bias) + BN when shapes change or ``force_proj``.
-    A ReLU follows the sum.
+    (arXiv:2102.01063). Branch: 1x1 conv to ``mid`` - KxK (stride; depthwise for ``IDW``, full
+    for ``K1KXK1``) - optional SE - 1x1 conv to ``out_channels``, each conv with BN and all but
+    the last with ReLU. The shortcut is identity, or a strided 1x1 conv (with bias) + BN when
+    shapes change or ``force_proj``. A ReLU follows the sum. MAE-DET ("MAE-DET: Revisiting
+    Maximum Entropy Principle in Zero-Shot NAS for Efficient Object Detection",
+    arXiv:2111.13336) uses the full-conv unit with an average-pooled shortcut
+    (``depthwise=False, avg_down=True, proj_bias=False``).
 
     Args:
         in_channels (int): Input channels.
@@ -61,6 +64,13 @@ class ZenResUnit(BaseModule):
         use_se (bool): Add squeeze-excitation after the depthwise conv. Defaults to False.
         force_proj (bool): Always use a projection shortcut (first unit of a block).
             Defaults to False.
+        depthwise (bool): Depthwise KxK conv (``IDW``); False: a full KxK conv on ``mid``
+            channels (``K1KXK1``). Defaults to True.
+        avg_down (bool): Downsample the shortcut with a 2x2 average pooling (stride) before a
+            stride-1 projection, as MAE-DET; False: the projection conv is strided.
+            Defaults to False.
+        proj_bias (bool): Bias of the projection conv (Zen-NAS keeps it, MAE-DET has none).
+            Defaults to True.
         norm_cfg (dict): Norm config. Defaults to ``dict(type='BN', eps=1e-3)`` (the
             official models set eps 1e-3 on every BatchNorm).
         init_cfg (dict, optional): Initialization config. Defaults to None.
@@ -74,13 +84,16 @@ class ZenResUnit(BaseModule):
                  stride: int = 1,
                  use_se: bool = False,
                  force_proj: bool = False,
+                 depthwise: bool = True,
+                 avg_down: bool = False,
+                 proj_bias: bool = True,
                  norm_cfg: Dict = dict(type='BN', eps=1e-3),
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg)
         layers = [
             ConvModule(in_channels, mid_channels, 1, bias=False, norm_cfg=norm_cfg),
             ConvModule(mid_channels, mid_channels, kernel_size, stride, kernel_size // 2,
-                       groups=mid_channels, bias=False, norm_cfg=norm_cfg)
+                       groups=mid_channels if depthwise else 1, bias=False, norm_cfg=norm_cfg)
         ]
         if use_se:
             layers.append(_SqueezeExcite(mid_channels, norm_cfg=norm_cfg))
@@ -88,10 +101,16 @@ class ZenResUnit(BaseModule):
             ConvModule(mid_channels, out_channels, 1, bias=False, norm_cfg=norm_cfg, act_cfg=None))
         self.branch = nn.Sequential(*layers)
         if force_proj or stride > 1 or in_channels != out_channels:
-            # the official projection keeps its conv bias in front of the BN
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=True),
-                build_norm_layer(norm_cfg, out_channels)[1])
+            # Zen-NAS' projection keeps its conv bias in front of the BN
+            proj = [nn.Conv2d(in_channels, out_channels, 1, 1 if avg_down else stride,
+                              bias=proj_bias),
+                    build_norm_layer(norm_cfg, out_channels)[1]]
+            if avg_down and stride > 1:
+                # ceil_mode: same as the official 2x2 pooling on even sizes, and odd sizes
+                # still match the strided KxK branch
+                proj.insert(0, nn.AvgPool2d(stride, stride, ceil_mode=True,
+                                            count_include_pad=False))
+            self.shortcut = nn.Sequential(*proj)
         else:
             self.shortcut = nn.Identity()
         self.act = nn.ReLU(inplace=True)

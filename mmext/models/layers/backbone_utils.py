@@ -165,12 +165,13 @@ class FrozenStagesMixin:
 
 
 class StemStagesFinalConvMixin(FrozenStagesMixin):
-    """``forward`` and freezing of a ``stem -> stages -> final_conv`` CNN (GENet, ZenNet).
+    """``forward`` and freezing of a ``stem -> stages -> final_conv`` CNN (GENet, ZenNet,
+    MAE-DET).
 
     Output ``i < len(stages)`` is stage ``i``'s map and output ``len(stages)`` the 1x1
     ``final_conv`` on the last stage; ``frozen_stages = k`` freezes the stem and the first ``k``
-    stages. The host defines ``stem``, ``stages``, ``final_conv``, ``num_outputs``
-    (``len(stages) + 1``), ``out_indices`` (non-negative), ``frozen_stages`` and ``norm_eval``.
+    stages. The host defines ``stem``, ``stages``, ``final_conv`` (None: no final conv, as
+    MAE-DET), ``out_indices`` (non-negative), ``frozen_stages`` and ``norm_eval``.
     """
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
@@ -181,7 +182,7 @@ class StemStagesFinalConvMixin(FrozenStagesMixin):
             x = stage(x)
             if i in self.out_indices:
                 outs.append(x)
-        if self.num_outputs - 1 in self.out_indices:
+        if self.final_conv is not None and len(self.stages) in self.out_indices:
             outs.append(self.final_conv(x))
         return tuple(outs)
 

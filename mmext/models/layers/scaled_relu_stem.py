@@ -42,7 +42,9 @@ class ScaledReLUStem(BaseModule):
             paper's plain-ReLU ablation. Defaults to True.
         input_size (int | tuple, optional): Image size used to compute ``init_out_size``.
             Defaults to 224.
-        norm_cfg (dict): Norm of the scaled ReLU. Defaults to ``dict(type='BN')``.
+        norm_cfg (dict | Sequence[dict]): Norm of the scaled ReLU, or one norm per stem conv
+            (e.g. TransReID-SSL's IBN-BN stem: two IBN layers then BN). Defaults to
+            ``dict(type='BN')``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -55,12 +57,16 @@ class ScaledReLUStem(BaseModule):
                  patch_size: int = 8,
                  scaled: bool = True,
                  input_size: Optional[Union[int, Tuple[int, int]]] = 224,
-                 norm_cfg: Dict = dict(type='BN'),
+                 norm_cfg: Union[Dict, Sequence[Dict]] = dict(type='BN'),
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg)
         if len(kernel_sizes) != len(strides):
             raise ValueError(f'"kernel_sizes" {tuple(kernel_sizes)} and "strides" '
                              f'{tuple(strides)} must have the same length')
+        norm_cfgs = [norm_cfg] * len(strides) if isinstance(norm_cfg, dict) else list(norm_cfg)
+        if len(norm_cfgs) != len(strides):
+            raise ValueError(f'"norm_cfg" has {len(norm_cfgs)} entries for {len(strides)} stem '
+                             'convs: give one dict, or one per conv')
         if any(s < 1 for s in strides) or patch_size < 1:
             raise ValueError(f'"strides" {tuple(strides)} and "patch_size" {patch_size} '
                              'must be >= 1')
@@ -70,11 +76,11 @@ class ScaledReLUStem(BaseModule):
         self.total_stride = math.prod(strides) * patch_size
         convs = []
         c_in = in_channels
-        for k, s in zip(kernel_sizes, strides):
+        for k, s, norm in zip(kernel_sizes, strides, norm_cfgs):
             # bias is redundant before BN; without BN (ablation) keep it like a plain conv.
             convs.append(
                 ConvModule(c_in, stem_channels, k, s, k // 2, bias=not scaled,
-                           norm_cfg=norm_cfg if scaled else None, act_cfg=dict(type='ReLU')))
+                           norm_cfg=norm if scaled else None, act_cfg=dict(type='ReLU')))
             c_in = stem_channels
         self.convs = nn.Sequential(*convs)
         self.projection = nn.Conv2d(c_in, embed_dims, patch_size, patch_size)

@@ -12,6 +12,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 
 
 def check_pretrained_with_prefix(build: Callable[..., nn.Module], tmp_path: Path,
@@ -60,7 +61,8 @@ def run_train_steps(backbone: nn.Module,
                     loss_fn: Callable[[], torch.Tensor],
                     extra_params: Iterable[nn.Parameter] = (),
                     steps: int = 3) -> List[torch.Tensor]:
-    """A few AdamW steps (lr 1e-3) on ``loss_fn()``; step 1 gives every backbone parameter a grad.
+    """A few AdamW steps (lr 1e-3) on ``loss_fn()``; step 1 gives every trainable backbone
+    parameter a grad.
 
     Args:
         backbone: The backbone whose parameters must all get a non-zero gradient.
@@ -79,7 +81,41 @@ def run_train_steps(backbone: nn.Module,
         loss.backward()
         if step == 0:
             for name, p in backbone.named_parameters():
-                assert p.grad is not None and p.grad.abs().sum() > 0, name
+                if p.requires_grad:  # not the parameters a backbone keeps fixed by design
+                    assert p.grad is not None and p.grad.abs().sum() > 0, name
         opt.step()
         losses.append(loss.detach())
     return losses
+
+
+def check_two_iterations(path: Path, data_root: Path, work_dir: Path) -> None:
+    """Two training iterations of a Fashion-MNIST config (data under ``data_root``, batch 8)
+    change every trainable weight."""
+    cfg = Config.fromfile(str(path))
+    cfg.work_dir = str(work_dir)
+    cfg.train_dataloader.dataset.data_root = str(data_root)
+    cfg.train_dataloader.update(batch_size=8, num_workers=0, persistent_workers=False)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=100)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.default_hooks.checkpoint = None
+    cfg.param_scheduler = None
+    runner = Runner.from_cfg(cfg)
+    trained = [p for p in runner.model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in trained]
+    runner.train()
+    assert all(not torch.equal(a, p) for a, p in zip(before, trained))
+
+
+def check_train_pipeline_size(path: Path, size) -> None:
+    """The config's training pipeline (after loading) turns a photo of another size into a
+    ``(3, *size)`` input."""
+    import numpy as np
+    from mmengine.dataset import Compose
+    from mmpretrain.registry import TRANSFORMS
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(str(path))
+    steps = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] != 'LoadImageFromFile']
+    pipeline = Compose([TRANSFORMS.build(t) for t in steps])
+    img = np.random.default_rng(0).integers(0, 255, (300, 140, 3), dtype=np.uint8)
+    assert tuple(pipeline(dict(img=img))['inputs'].shape) == (3, *size)

@@ -7,8 +7,10 @@ from test_elsa_swin import SMALL as ELSA_SWIN
 from test_genet import TINY as GENET
 from test_kvt import SMALL as KVT_ARCH
 from test_pslt import SMALL as PSLT_ARCH
+from test_solider_swin import TINY as SOLIDER_SWIN
 from test_stvit import DEIT_TINY, TINY as STVIT_SWIN
 from test_supervit import TINY as SUPERVIT
+from test_transreid_ssl import TINY as TRANSREID_VIT
 from test_zennet import TINY as ZENNET
 
 from mmext.models import backbones as B
@@ -29,6 +31,9 @@ CASES = {
     'ZenNet': lambda: B.ZenNet(arch=ZENNET),
     'ScaledReLUViT': lambda: B.ScaledReLUViT(arch=VIT, img_size=32, patch_size=4,
                                              stem_cfg=dict(stem_channels=8)),
+    'TransReIDSSLViT': lambda: B.TransReIDSSLViT(arch=TRANSREID_VIT, img_size=32, stem_channels=8),
+    'SOLIDERSwin': lambda: B.SOLIDERSwin(arch=SOLIDER_SWIN, semantic_weight=0.5,
+                                         out_indices=(1, 3)),
 }
 
 
