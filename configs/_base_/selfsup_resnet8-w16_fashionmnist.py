@@ -2,7 +2,7 @@
 # and their supervised / random-init references: the CIFAR-style ResNet-8 (3x3 stem, 3 stages of
 # one basic block, widths 16-32-64, 78k params) on 1-channel 28x28 images, trained on the first
 # 5,000 training images (no label read by the self-supervised algorithms) for 6 epochs of 40
-# iterations at batch 128. Evaluation (./feature_probe_fashionmnist.py): weighted-kNN (k=200,
+# iterations at batch 128 (SGD by default). Evaluation (./feature_probe_fashionmnist.py): weighted-kNN (k=200,
 # T=0.07) and linear-probe top-1 of the frozen, global-average-pooled backbone features on the
 # 10,000 test images, with the same 5,000 training images (test pipeline) as the bank; their
 # labels are used there only. Configs add the model's neck / head and the optimizer.
@@ -45,6 +45,15 @@ test_dataloader = main_process_loader
 val_cfg = dict(bank_dataloader=dict(main_process_loader, dataset=dict(indices=num_train)))
 test_cfg = dict(val_cfg, type='mmext.FeatureProbeTestLoop')  # tools/test.py writes its json
 
+# default optimisation (supervised reference, instance classifier; CoKe uses LARS): SGD lr 0.1,
+# Nesterov momentum 0.9, weight decay 5e-4, one warm-up epoch, then cosine decay
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, convert_to_iter_based=True),
+]
 max_epochs = 6
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(

@@ -37,7 +37,7 @@ train_pipeline = [
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 optim_wrapper = dict(
-    optimizer=dict(type='LARS', lr=0.2, momentum=0.9, weight_decay=1e-6),
+    optimizer=dict(_delete_=True, type='LARS', lr=0.2, momentum=0.9, weight_decay=1e-6),
     paramwise_cfg=dict(custom_keys={
         'bn': dict(decay_mult=0, lars_exclude=True),
         'bias': dict(decay_mult=0, lars_exclude=True),

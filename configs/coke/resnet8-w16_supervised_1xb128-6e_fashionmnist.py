@@ -13,11 +13,3 @@ model = dict(
     head=dict(type='LinearClsHead', num_classes=10, in_channels=64,
               loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
 train_dataloader = dict(collate_fn=dict(type='default_collate'))
-
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, convert_to_iter_based=True),
-]
