@@ -9,3 +9,5 @@ from .rank_average_loss_hook import *  # noqa: F401,F403
 from .epoch_seed_hook import *  # noqa: F401,F403
 from .chex_hook import *  # noqa: F401,F403
 from .cdtrans_hook import *  # noqa: F401,F403
+from .coke_hook import *  # noqa: F401,F403
+from .sharded_linear_gather_hook import *  # noqa: F401,F403

@@ -10,3 +10,5 @@ from .backbone_utils import *  # noqa: F401,F403
 from .head_utils import *  # noqa: F401,F403
 from .channel_pruning import *  # noqa: F401,F403
 from .knn_votes import *  # noqa: F401,F403
+from .selfsup_utils import *  # noqa: F401,F403
+from .sharded_linear import *  # noqa: F401,F403

@@ -8,3 +8,5 @@ from .mgd import *  # noqa: F401,F403
 from .ract import *  # noqa: F401,F403
 from .bct import *  # noqa: F401,F403
 from .look import *  # noqa: F401,F403
+from .coke import *  # noqa: F401,F403
+from .instance_classification import *  # noqa: F401,F403
