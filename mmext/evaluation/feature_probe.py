@@ -197,9 +197,15 @@ class _FeatureProbeMixin:
     def _probe_step(self, data_batch: dict, bank: bool) -> List[dict]:
         model = self.runner.model.module if is_model_wrapper(self.runner.model) else \
             self.runner.model
+        images = data_batch['inputs']
+        if isinstance(images, (list, tuple)) and all(
+                torch.is_tensor(x) and x.dim() == 3 for x in images):
+            # pseudo_collate gives one (C, H, W) tensor per sample; mmpretrain's
+            # SelfSupDataPreprocessor would read that list as views, so stack it into one batch
+            data_batch = dict(data_batch, inputs=torch.stack(images))
         data = model.data_preprocessor(data_batch, False)
         inputs = data['inputs']
-        if isinstance(inputs, (list, tuple)):  # a self-supervised preprocessor gives views
+        if isinstance(inputs, (list, tuple)):  # a multi-view pipeline: probe the first view
             inputs = inputs[0]
         feats = _pooled(model.extract_feat(inputs))
         return [

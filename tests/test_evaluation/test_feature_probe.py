@@ -99,3 +99,36 @@ def test_val_loop_equals_direct_knn(fashion_mnist_root, tmp_path):
     assert bank_x.shape == (64, 128)
     pred = knn_predict(F.normalize(test_x, dim=1), F.normalize(bank_x, dim=1), bank_y, 10, k=5)
     assert metrics['knn/top1'] == pytest.approx(100. * (pred == test_y).float().mean().item())
+
+
+@pytest.mark.parametrize('preprocessor', ['SelfSupDataPreprocessor', 'ClsDataPreprocessor'])
+def test_probe_step_reads_both_collates(preprocessor):
+    """Per-sample tensors (pseudo_collate) and a stacked batch (default_collate) give the same
+    features, also through the self-supervised preprocessor that reads a list as views."""
+    from types import SimpleNamespace
+
+    from mmengine.dataset import default_collate, pseudo_collate
+    from mmpretrain.registry import MODELS
+    from mmpretrain.structures import DataSample
+
+    from mmext.evaluation.feature_probe import FeatureProbeValLoop
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.data_preprocessor = MODELS.build(
+                dict(type=preprocessor, mean=[10.], std=[2.], to_rgb=False))
+
+        def extract_feat(self, x):
+            return (x.flatten(1)[:, :4], )
+
+    gen = torch.Generator().manual_seed(0)
+    samples = [dict(inputs=torch.randint(0, 255, (1, 3, 3), generator=gen, dtype=torch.uint8),
+                    data_samples=DataSample(sample_idx=i).set_gt_label(i % 2)) for i in range(5)]
+    loop = FeatureProbeValLoop.__new__(FeatureProbeValLoop)
+    loop._runner = SimpleNamespace(model=Model())
+    expected = (torch.stack([s['inputs'] for s in samples]).float().flatten(1)[:, :4] - 10) / 2
+    for collate in (pseudo_collate, default_collate):
+        out = loop._probe_step(collate(samples), bank=True)
+        assert torch.allclose(torch.stack([o['feature'] for o in out]), expected)
+        assert [o['sample_idx'] for o in out] == list(range(5))
