@@ -26,6 +26,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop
 from torch.utils.data import DataLoader
 
+from mmext.models.layers.knn_votes import weighted_knn_votes
 from mmext.registry import LOOPS, METRICS
 
 __all__ = ['FeatureProbeValLoop', 'FeatureProbeTestLoop', 'FeatureProbeMetric', 'knn_predict',
@@ -53,15 +54,12 @@ def knn_predict(query: torch.Tensor,
     Returns:
         Tensor: ``(Q, )`` predicted classes.
     """
-    k = min(k, bank.size(0))
-    preds = []
-    for start in range(0, query.size(0), chunk_size):
-        sim = query[start:start + chunk_size] @ bank.t()  # (q, N)
-        top_sim, top_idx = sim.topk(k, dim=1)
-        votes = torch.zeros(sim.size(0), num_classes, dtype=sim.dtype)
-        votes.scatter_add_(1, bank_labels[top_idx], (top_sim / temperature).exp())
-        preds.append(votes.argmax(dim=1))
-    return torch.cat(preds)
+    # the shared rule normalises the k weights per query (softmax): the argmax is InstDisc's
+    return torch.cat([
+        weighted_knn_votes(query[start:start + chunk_size] @ bank.t(), bank_labels, num_classes,
+                           k, temperature)[0].argmax(dim=1)
+        for start in range(0, query.size(0), chunk_size)
+    ])
 
 
 def linear_probe(train_x: torch.Tensor,
