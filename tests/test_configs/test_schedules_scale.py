@@ -78,6 +78,8 @@ def full_epoch_length(cfg: Config) -> int:
 @pytest.mark.parametrize('path', list(local_configs()))
 def test_schedule_scales_with_the_run(path):
     cfg = Config.fromfile(path)
+    if cfg.get('param_scheduler') == []:
+        return  # a constant learning rate (e.g. lr 0 for a random-init reference): nothing to scale
     epoch_length = full_epoch_length(cfg)
     by_epoch, max_epochs, max_iters = run_length(cfg, 1)
     shorter = copy.deepcopy(cfg)

@@ -210,6 +210,10 @@ NO_CONVERTER = {
     '(tools/train.py) and use that checkpoint',
     'CIFARResNet': 'use a checkpoint trained with our CIFAR configs (tools/train.py); '
     'mmpretrain ResNet_CIFAR checkpoints fit when the stage depths agree',
+    'WideResNet': 'no converter exists for the FixMatch / Dash WRN checkpoints; train it with '
+    'our config (tools/train.py) and use that checkpoint',
+    'MAEDet': 'no converter exists yet for the official MAE-DET checkpoints; train it with our '
+    'config (tools/train.py) and use that checkpoint',
 }
 
 

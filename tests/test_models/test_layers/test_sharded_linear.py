@@ -1,5 +1,6 @@
 """The sharded classifier: shard layout, checkpoints, and 2 gloo processes against 1."""
 import os
+import time
 
 import pytest
 import torch
@@ -87,7 +88,16 @@ def test_two_processes_match_one(tmp_path, free_port):
     loss = model(x, samples, mode='loss')['loss']
     loss.backward()
     ref = _grads(model)
-    mp.spawn(_worker, args=(free_port, state_path, str(tmp_path)), nprocs=2)
+    context = mp.spawn(_worker, args=(free_port, state_path, str(tmp_path)), nprocs=2,
+                       join=False)
+    # join raises a worker's error; a worker once hung after saving its result (in the full
+    # suite, at process exit), so stop waiting after a deadline and judge the saved results
+    deadline = time.monotonic() + 300
+    while not context.join(timeout=5) and time.monotonic() < deadline:
+        pass
+    for process in context.processes:
+        if process.is_alive():
+            process.terminate()
 
     for rank in range(2):
         out = torch.load(tmp_path / f'rank{rank}.pth')
