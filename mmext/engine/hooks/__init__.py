@@ -11,3 +11,4 @@ from .chex_hook import *  # noqa: F401,F403
 from .cdtrans_hook import *  # noqa: F401,F403
 from .coke_hook import *  # noqa: F401,F403
 from .sharded_linear_gather_hook import *  # noqa: F401,F403
+from .channels_last_hook import *  # noqa: F401,F403
