@@ -1,0 +1,31 @@
+"""The fast main-job recipe: only the input pipeline, loaders, layout and length change."""
+import torch
+from mmengine.config import Config
+
+BASE = 'configs/baselines/resnet18-w16_1xb128-3e_fashionmnist.py'
+FAST = 'configs/baselines/resnet18-w16_1xb128-nhwc-5e_fashionmnist.py'
+
+
+def test_fast_recipe_keeps_the_model_and_optimiser():
+    base, fast = Config.fromfile(BASE), Config.fromfile(FAST)
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'auto_scale_lr', 'randomness'):
+        assert fast[key] == base[key], key
+    assert fast.train_cfg.max_epochs == 5 and base.train_cfg.max_epochs == 3
+    assert [t['type'] for t in fast.train_dataloader.dataset.pipeline] == [
+        'RandomFlip', 'PackInputs']
+    assert fast.train_dataloader.num_workers == fast.val_dataloader.num_workers == 0
+    assert fast.custom_hooks == [dict(type='mmext.ChannelsLastHook')]
+
+
+def test_fast_recipe_trains_in_channels_last(tmp_path, tiny_fashion_mnist, load_tool):
+    work = tmp_path / 'fast'
+    load_tool('train.py').main([
+        FAST, '--work-dir', str(work), '--cfg-options', 'train_cfg.max_epochs=1',
+        'train_dataloader.batch_size=16', 'train_dataloader.dataset.indices=32',
+        f'train_dataloader.dataset.data_root={tiny_fashion_mnist}',
+        f'val_dataloader.dataset.data_root={tiny_fashion_mnist}'])
+    state = torch.load(work / 'epoch_1.pth', map_location='cpu', weights_only=False)
+    weight = state['state_dict']['backbone.layer1.0.conv1.weight']
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    assert not weight.is_contiguous()
+    assert state['meta']['epoch'] == 1
