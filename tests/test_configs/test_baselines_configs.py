@@ -29,3 +29,14 @@ def test_fast_recipe_trains_in_channels_last(tmp_path, tiny_fashion_mnist, load_
     assert weight.is_contiguous(memory_format=torch.channels_last)
     assert not weight.is_contiguous()
     assert state['meta']['epoch'] == 1
+
+
+def test_long_recipe_is_the_fast_one_with_crops_and_40_epochs():
+    fast = Config.fromfile(FAST)
+    long = Config.fromfile('configs/baselines/resnet18-w16_1xb128-nhwc-40e_fashionmnist.py')
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'custom_hooks'):
+        assert long[key] == fast[key], key
+    assert long.train_cfg.max_epochs == 40
+    assert [t['type'] for t in long.train_dataloader.dataset.pipeline] == [
+        'RandomCrop', 'RandomFlip', 'PackInputs']
+    assert long.train_dataloader.num_workers == 0
