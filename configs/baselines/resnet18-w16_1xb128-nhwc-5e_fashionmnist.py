@@ -1,6 +1,7 @@
 # The main job, fast recipe: the same network, loss and optimiser as
 # resnet18-w16_1xb128-3e_fashionmnist.py, trained for 5 epochs in the wall-clock time that config
-# takes for 3 on the 2-core CPU machine (configs/baselines/README.md, "Main job: speed"):
+# takes for 3 on the 2-core CPU machine
+# (configs/baselines/README.md, "Main job: the same wall-clock, a better recipe"):
 # - channels-last (NHWC) weights: oneDNN convolutions skip their layout reorders (~12% per step);
 # - loaders without worker processes: on 2 cores the workers took CPU from the model (~30%);
 # - horizontal flips only: the random crop of the 3-epoch recipe slows the start of training

@@ -9,6 +9,16 @@ from typing import Dict, List, Tuple
 BOOKKEEPING = {'step', 'epoch', 'iter', 'time', 'data_time', 'memory'}
 
 
+def scalar_files(work_dir: str) -> List[Path]:
+    """``<timestamp>/vis_data/scalars.json`` of every run in ``work_dir``, oldest first."""
+    return sorted(Path(work_dir).glob('*/vis_data/scalars.json'))
+
+
+def test_result_files(work_dir: str) -> List[Path]:
+    """``<timestamp>/<timestamp>.json`` written by ``tools/test.py``, oldest first."""
+    return sorted(p for p in Path(work_dir).glob('*/*.json') if p.stem == p.parent.name)
+
+
 def load_scalars(work_dir: str) -> Tuple[List[Dict], List[Dict]]:
     """(training records, validation records) of the newest run in ``work_dir``.
 
@@ -16,7 +26,7 @@ def load_scalars(work_dir: str) -> Tuple[List[Dict], List[Dict]]:
     records do not. A resumed run starts a new timestamped folder, so every folder is read in
     order and later records of the same step replace earlier ones.
     """
-    files = sorted(Path(work_dir).glob('*/vis_data/scalars.json'))
+    files = scalar_files(work_dir)
     if not files:
         raise FileNotFoundError(f'no */vis_data/scalars.json under "{work_dir}": is it a work_dir '
                                 'written by tools/train.py?')
@@ -32,9 +42,8 @@ def load_scalars(work_dir: str) -> Tuple[List[Dict], List[Dict]]:
 def final_metrics(work_dir: str) -> Dict[str, float]:
     """The metrics of the last validation of a training run, or of the newest test of a
     ``tools/test.py`` work dir (one without scalar logs)."""
-    # test results: <timestamp>/<timestamp>.json; timestamps sort in time order
-    tests = sorted(p for p in Path(work_dir).glob('*/*.json') if p.stem == p.parent.name)
-    if tests and not list(Path(work_dir).glob('*/vis_data/scalars.json')):
+    tests = test_result_files(work_dir)
+    if tests and not scalar_files(work_dir):
         record = json.loads(tests[-1].read_text())
     else:
         _, val = load_scalars(work_dir)

@@ -1,27 +1,30 @@
 """Keep the logs of training runs in the repository, so that README tables stay regenerable.
 
-    python tools/analysis/archive_runs.py configs/coke/runs work_dirs/coke_seed0 work_dirs/coke_seed1
+    python tools/analysis/archive_runs.py configs/coke/runs work_dirs/coke_seed0 work_dirs/coke_s1
 
 Work dirs hold checkpoints and are not committed; a fresh machine has none, so a table generated
 by ``compare_runs.py`` from them could not be rebuilt or extended by a later seed. This copies
-what the analysis tools read, and nothing else, from each WORK_DIR to DEST/<WORK_DIR's name>/,
-keeping mmengine's layout (``<timestamp>/vis_data/scalars.json``, the run's ``config.py`` and
-``tools/test.py``'s ``<timestamp>/<timestamp>.json``). ``compare_runs.py``, ``plot_curves.py``
-and ``update_readmes.py`` then read DEST/<name> exactly as they read the work dir.
+from each WORK_DIR to DEST/<WORK_DIR's name>/, in mmengine's layout, what the analysis tools read
+(``<timestamp>/vis_data/scalars.json`` and ``tools/test.py``'s ``<timestamp>/<timestamp>.json``,
+found by :mod:`mmext.utils.logs`) plus the run's dumped ``config.py``, the record of its seed and
+overrides; no checkpoint. ``compare_runs.py``, ``plot_curves.py`` and ``update_readmes.py`` then
+read DEST/<name> exactly as they read the work dir.
 """
 import argparse
 import shutil
 from pathlib import Path
 
+from mmext.utils.logs import scalar_files, test_result_files
+
 
 def run_logs(work_dir: Path):
-    """The files of ``work_dir`` that the analysis tools read, relative to it."""
-    files = [p for p in work_dir.glob('*/vis_data/*') if p.name in ('scalars.json', 'config.py')]
-    files += [p for p in work_dir.glob('*/*.json') if p.stem == p.parent.name]
-    if not any(p.name == 'scalars.json' or p.suffix == '.json' for p in files):
+    """The logs the analysis tools read and the runs' dumped configs, relative to ``work_dir``."""
+    logs = scalar_files(work_dir) + test_result_files(work_dir)
+    if not logs:
         raise FileNotFoundError(f'"{work_dir}" holds no */vis_data/scalars.json nor test results: '
                                 'is it a work dir written by tools/train.py or tools/test.py?')
-    return sorted(p.relative_to(work_dir) for p in files)
+    configs = list(work_dir.glob('*/vis_data/config.py'))
+    return sorted(p.relative_to(work_dir) for p in logs + configs)
 
 
 def archive(dest: Path, work_dir: Path) -> Path:

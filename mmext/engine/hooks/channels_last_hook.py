@@ -17,10 +17,10 @@ class ChannelsLastHook(Hook):
     parameter objects (the optimizer's references) and checkpoints stay the same, so a run with
     the hook resumes from one without it and vice versa.
 
-    Converts in ``before_train`` / ``before_test``, i.e. after the runner initialised the weights
-and loaded or resumed a checkpoint: weight initialisers fill a tensor in memory order, so an
-NHWC tensor filled at ``before_run`` would get other values than the default run for the same
-seed.
+    Converts in ``before_train`` / ``before_test``, i.e. after the runner initialised the
+    weights and loaded or resumed a checkpoint: weight initialisers fill a tensor in memory
+    order, so an NHWC tensor filled at ``before_run`` would get other values than the default
+    run for the same seed.
     """
 
     priority = 'VERY_HIGH'

@@ -36,7 +36,8 @@ def test_training_matches_the_default_layout(tmp_path, tiny_fashion_mnist, load_
                        'train_cfg.max_epochs=1',
                        'train_dataloader.batch_size=16', 'train_dataloader.dataset.indices=16',
                        f'train_dataloader.dataset.data_root={tiny_fashion_mnist}',
-                       'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+                       'train_dataloader.num_workers=0',
+                       'train_dataloader.persistent_workers=False',
                        'randomness.seed=1', 'randomness.deterministic=True'])
         runs[name] = torch.load(work / 'epoch_1.pth', map_location='cpu',
                                 weights_only=False)['state_dict']
@@ -45,4 +46,5 @@ def test_training_matches_the_default_layout(tmp_path, tiny_fashion_mnist, load_
     assert runs['nchw'].keys() == runs['nhwc'].keys()
     assert runs['nhwc']['backbone.conv1.weight'].is_contiguous(memory_format=torch.channels_last)
     for key, value in runs['nchw'].items():
-        torch.testing.assert_close(runs["nhwc"][key], value, rtol=1e-4, atol=1e-5, msg=lambda m: f"{key}: {m}")
+        torch.testing.assert_close(runs['nhwc'][key], value, rtol=1e-4, atol=1e-5,
+                                   msg=lambda m: f'{key}: {m}')
