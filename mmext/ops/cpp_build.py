@@ -52,16 +52,20 @@ def load_cpu_kernel(source: str, fallback: str) -> Optional[ModuleType]:
     logger = logging.getLogger('torch.utils.cpp_extension')
     level = logger.level
     logger.setLevel(logging.ERROR)
-    # a hash of the source and the shared headers in the name: editing a header rebuilds too
-    # (torch's own check only looks at the sources)
-    code = b''.join(p.read_bytes() for p in [path, *sorted(path.parent.glob('*.h'))])
-    digest = hashlib.sha1(code).hexdigest()[:8]
     # -fno-trapping-math: without it GCC keeps branches around comparisons and float -> int
-    # conversions (to preserve FP exception flags nobody reads) and does not vectorise the loops
+    # conversions (to preserve FP exception flags nobody reads) and does not vectorise the loops.
+    # -fopenmp: at::parallel_for is inlined from ATen's headers and runs serially unless
+    # _OPENMP is defined. Compile flag only: the OpenMP symbols then resolve to the libgomp that
+    # libtorch_cpu already loaded, so the kernels share torch's thread pool.
+    flags = ['-O3', '-march=native', '-fno-trapping-math', '-fopenmp']
+    # a hash of the source, the shared headers and the flags in the name: editing any of them
+    # rebuilds (torch's own check only looks at the sources)
+    code = b''.join(p.read_bytes() for p in [path, *sorted(path.parent.glob('*.h'))])
+    digest = hashlib.sha1(code + ' '.join(flags).encode()).hexdigest()[:8]
     try:
         from torch.utils.cpp_extension import load
         return load(name=f'mmext_{path.stem}_{_cpu_tag()}_{digest}', sources=[str(path)],
-                    extra_cflags=['-O3', '-march=native', '-fno-trapping-math'], verbose=False)
+                    extra_cflags=flags, verbose=False)
     except Exception as error:  # no compiler / ninja, read-only cache...: stay correct, slower
         warnings.warn(f'mmext: could not build the CPU kernel {source} ({error}); {fallback}.')
         return None

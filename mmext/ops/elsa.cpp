@@ -226,6 +226,7 @@ std::vector<torch::Tensor> elsa_backward(torch::Tensor grad_out, torch::Tensor v
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &elsa_forward, "ELSA aggregation forward");
+  m.def("parallel_width", &mmext::parallel_width, "threads a parallel region runs on");
   m.def("backward", &elsa_backward, "ELSA aggregation backward: (grad_v, grad_attn, grad_mul, "
                                     "grad_add)");
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 namespace mmext {
 
@@ -34,6 +35,38 @@ inline float vexp(float x) {
 }
 inline double vexp(double x) { return std::exp(x); }
 
+// Reduction of x[0..n) with op in 16 lanes of a GCC / Clang vector. GCC vectorises a float
+// reduction only when it may reorder it (-ffast-math), and did not turn an array of 16 scalar
+// accumulators into one either; the vector type makes it one register, and the order (so the
+// result) is still fixed. op is called on vectors and on scalars.
+template <typename Op>
+inline float lane_reduce(const float* x, int64_t n, float init, const Op& op) {
+  typedef float Lanes __attribute__((vector_size(64)));
+  constexpr int64_t L = sizeof(Lanes) / sizeof(float);
+  Lanes acc = Lanes{} + init;
+  int64_t j = 0;
+  for (; j + L <= n; j += L) {
+    Lanes v;
+    std::memcpy(&v, x + j, sizeof(v));
+    acc = op(acc, v);
+  }
+  float r = init;
+  for (; j < n; ++j) r = op(r, x[j]);
+  for (int64_t l = 0; l < L; ++l) r = op(r, acc[l]);
+  return r;
+}
+inline float lane_max(const float* x, int64_t n) {
+  return lane_reduce(x, n, -std::numeric_limits<float>::infinity(),
+                     [](auto a, auto b) { return a > b ? a : b; });
+}
+inline float lane_min(const float* x, int64_t n) {
+  return lane_reduce(x, n, std::numeric_limits<float>::infinity(),
+                     [](auto a, auto b) { return a < b ? a : b; });
+}
+inline float lane_sum(const float* x, int64_t n) {
+  return lane_reduce(x, n, 0.f, [](auto a, auto b) { return a + b; });
+}
+
 // Runs f(begin, end) over [0, n) in chunks of at least `grain` that the threads take from a
 // shared counter. at::parallel_for alone gives each thread one fixed share, so on a machine
 // whose cores are shared one descheduled thread holds up the whole pass; here the others take
@@ -51,6 +84,14 @@ void parallel_chunks(int64_t n, int64_t grain, const F& f) {
     for (int64_t begin = next.fetch_add(chunk); begin < n; begin = next.fetch_add(chunk))
       f(begin, std::min(n, begin + chunk));
   });
+}
+
+// Threads that at::parallel_for runs a region on at the current setting: 1 when the extension
+// was built without OpenMP, where ATen's inlined parallel_for falls back to a serial loop.
+inline int64_t parallel_width() {
+  std::atomic<int64_t> n{0};
+  at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) { n.fetch_add(1); });
+  return n.load();
 }
 
 }  // namespace mmext

@@ -242,5 +242,6 @@ std::vector<torch::Tensor> msda_backward(torch::Tensor grad_out, torch::Tensor q
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &msda_forward, "MSDA forward: (out, attn)");
+  m.def("parallel_width", &mmext::parallel_width, "threads a parallel region runs on");
   m.def("backward", &msda_backward, "MSDA backward: (grad_q, grad_k, grad_v)");
 }
