@@ -202,6 +202,7 @@ OFFICIAL_CONVERTERS = {
     'SuperViT': 'supervit',
     'GENet': 'genet',
     'ZenNet': 'zennet',
+    'MAEDet': 'maedet',
 }
 NO_CONVERTER = {
     'STViTDeiT': 'no converter exists for the official STViT DeiT checkpoints; train it with '
@@ -212,8 +213,6 @@ NO_CONVERTER = {
     'mmpretrain ResNet_CIFAR checkpoints fit when the stage depths agree',
     'WideResNet': 'no converter exists for the FixMatch / Dash WRN checkpoints; train it with '
     'our config (tools/train.py) and use that checkpoint',
-    'MAEDet': 'no converter exists yet for the official MAE-DET checkpoints; train it with our '
-    'config (tools/train.py) and use that checkpoint',
 }
 
 
