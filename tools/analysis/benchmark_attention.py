@@ -25,14 +25,21 @@ Usage::
     python tools/analysis/benchmark_attention.py                 # all cases, 1 thread and all
     python tools/analysis/benchmark_attention.py --cases msda-56 --repeat 5 --threads 1 2
     python tools/analysis/benchmark_attention.py --complexity    # params / FLOPs of the models
+    # write the rows of the cases named msda* into the README's generated block
+    python tools/analysis/benchmark_attention.py --update-readme configs/dilateformer/README.md=msda
+
+A README's generated block lies between ``<!-- compare_runs:attention-benchmark -->`` and
+``<!-- /compare_runs:attention-benchmark -->`` (the markers of ``compare_runs.py``).
 """
 import argparse
+import importlib.util
 import json
 import os
 import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, List, Sequence, Tuple
 
 import torch
@@ -285,7 +292,8 @@ def run_benchmark(cases: Sequence[Case], devices: Sequence[str], repeat: int,
         '(ours / baseline) | ours peak MiB | baseline peak MiB | memory ratio |',
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
     ]
-    print(f'load average before: {load_average()}', flush=True)
+    before = load_average()
+    print(f'load average before: {before}', flush=True)
     print('\n'.join(rows), flush=True)
     default_threads = torch.get_num_threads()
     for device in devices:
@@ -300,8 +308,22 @@ def run_benchmark(cases: Sequence[Case], devices: Sequence[str], repeat: int,
                             f'{m_ours:.1f} | {m_base:.1f} | {m_ours / max(m_base, 1e-9):.2f} |')
                 print(rows[-1], flush=True)
     torch.set_num_threads(default_threads)
-    print(f'load average after: {load_average()}', flush=True)
-    return '\n'.join(rows)
+    after = load_average()
+    print(f'load average after: {after}', flush=True)
+    return '\n'.join(rows + ['', f'Load average (1 / 5 / 15 min) before: {before}; after: {after}.'])
+
+
+def update_readme(path: str, table: str, prefix: str) -> bool:
+    """Rewrite the attention-benchmark block of ``path`` with the header, the load averages and
+    the rows of ``table`` whose case name starts with ``prefix``; True when the file changed."""
+    # compare_runs.py is a script beside this one, not a package module
+    spec = importlib.util.spec_from_file_location('compare_runs',
+                                                  Path(__file__).with_name('compare_runs.py'))
+    compare_runs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare_runs)
+    lines = table.split('\n')
+    rows = [line for line in lines[2:] if line.startswith(f'| {prefix}')]
+    return compare_runs.update_readme(path, 'attention-benchmark', '\n'.join(lines[:2] + rows + lines[-2:]))
 
 
 def model_complexity() -> str:
@@ -374,6 +396,9 @@ def main() -> None:
     parser.add_argument('--threads', type=int, nargs='+',
                         default=sorted({1, os.cpu_count() or 1}),
                         help='CPU thread counts to time at (default: 1 and all cores)')
+    parser.add_argument('--update-readme', nargs='+', default=[], metavar='README=PREFIX',
+                        help='write the rows of the cases whose name starts with PREFIX, with '
+                        'the load averages, into the attention-benchmark block of README')
     parser.add_argument('--_rss-child', nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._rss_child:
@@ -390,8 +415,16 @@ def main() -> None:
         devices.remove('cuda')
         if not devices:
             parser.error('CUDA is not available')
+    targets = [target.partition('=')[::2] for target in args.update_readme]
+    for path, prefix in targets:
+        if not prefix or not any(c.name.startswith(prefix) for c in cases):
+            parser.error(f'--update-readme {path}={prefix}: no benchmarked case starts with '
+                         f'"{prefix}"')
     print(f'torch {torch.__version__}, {os.cpu_count()} CPU cores')
-    run_benchmark(cases, devices, args.repeat, args.threads)
+    table = run_benchmark(cases, devices, args.repeat, args.threads)
+    for path, prefix in targets:
+        changed = update_readme(path, table, prefix)
+        print(f'{path}: {"updated" if changed else "unchanged"}')
 
 
 if __name__ == '__main__':

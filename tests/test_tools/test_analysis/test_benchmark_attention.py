@@ -53,3 +53,18 @@ def test_official_baselines_compute_our_function(load_tool, name):
     grad = torch.randn_like(out)
     for a, b in zip(torch.autograd.grad(out, inputs, grad), torch.autograd.grad(ref, inputs, grad)):
         torch.testing.assert_close(a, b)
+
+
+def test_update_readme_writes_the_rows_of_its_cases(load_tool, tmp_path):
+    tool = load_tool('analysis/benchmark_attention.py')
+    readme = tmp_path / 'README.md'
+    readme.write_text('intro\n<!-- compare_runs:attention-benchmark -->\nold\n'
+                      '<!-- /compare_runs:attention-benchmark -->\nend\n')
+    table = '\n'.join(['| case | threads |', '| --- | --- |', '| msda-56 | 1 |', '| elsa-56 | 1 |',
+                       '| msda-28 | 2 |', '', 'Load average (1 / 5 / 15 min) before: 1; after: 2.'])
+    assert tool.update_readme(str(readme), table, 'msda')
+    assert readme.read_text() == (
+        'intro\n<!-- compare_runs:attention-benchmark -->\n| case | threads |\n| --- | --- |\n'
+        '| msda-56 | 1 |\n| msda-28 | 2 |\n\nLoad average (1 / 5 / 15 min) before: 1; after: 2.\n'
+        '<!-- /compare_runs:attention-benchmark -->\nend\n')
+    assert not tool.update_readme(str(readme), table, 'msda')
