@@ -1,15 +1,18 @@
-"""Checks shared by tools/train.py and tools/test.py.
+"""Checks shared by tools/train.py and tools/test.py, and what the tools/ scripts share.
 
 They turn the usual first-run mistakes (a wrong config path, data not prepared, a misspelt
 ``type``) into one message that says what is wrong and how to fix it, before any training starts.
 """
 import argparse
 import difflib
+import functools
+import importlib.util
 import os
 import os.path as osp
 import re
 import sys
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
@@ -37,6 +40,20 @@ USER_ERROR_TYPES = (ValueError, TypeError, FloatingPointError)
 
 class ConfigError(Exception):
     """A problem in a config or its inputs, with a message meant for the user."""
+
+
+@functools.lru_cache(maxsize=None)
+def load_script(path: str) -> ModuleType:
+    """The script at ``path`` (e.g. ``tools/analysis/compare_runs.py``), imported once.
+
+    A tool reuses a sibling script this way: tools/ is not a package, and a tool imported by
+    path (as the tests do) does not have its folder on ``sys.path``.
+    """
+    name = 'mmext_tools_' + osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def check_config_file(path: str) -> None:

@@ -32,7 +32,6 @@ A README's generated block lies between ``<!-- compare_runs:attention-benchmark 
 ``<!-- /compare_runs:attention-benchmark -->`` (the markers of ``compare_runs.py``).
 """
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -48,7 +47,7 @@ import torch.nn.functional as F
 from mmext.models.layers.elsa import elsa_aggregate  # noqa: E402
 from mmext.models.layers.knn_attention import knn_attention  # noqa: E402
 from mmext.models.layers.msda import multi_scale_dilated_attention  # noqa: E402
-from mmext.utils import seconds_per_call  # noqa: E402
+from mmext.utils import load_script, seconds_per_call  # noqa: E402
 
 
 @dataclass
@@ -310,20 +309,18 @@ def run_benchmark(cases: Sequence[Case], devices: Sequence[str], repeat: int,
     torch.set_num_threads(default_threads)
     after = load_average()
     print(f'load average after: {after}', flush=True)
-    return '\n'.join(rows + ['', f'Load average (1 / 5 / 15 min) before: {before}; after: {after}.'])
+    load = f'Load average (1 / 5 / 15 min) before: {before}; after: {after}.'
+    return '\n'.join(rows + ['', load])
 
 
 def update_readme(path: str, table: str, prefix: str) -> bool:
     """Rewrite the attention-benchmark block of ``path`` with the header, the load averages and
     the rows of ``table`` whose case name starts with ``prefix``; True when the file changed."""
-    # compare_runs.py is a script beside this one, not a package module
-    spec = importlib.util.spec_from_file_location('compare_runs',
-                                                  Path(__file__).with_name('compare_runs.py'))
-    compare_runs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare_runs)
+    compare_runs = load_script(str(Path(__file__).with_name('compare_runs.py')))
     lines = table.split('\n')
     rows = [line for line in lines[2:] if line.startswith(f'| {prefix}')]
-    return compare_runs.update_readme(path, 'attention-benchmark', '\n'.join(lines[:2] + rows + lines[-2:]))
+    block = '\n'.join(lines[:2] + rows + lines[-2:])
+    return compare_runs.update_readme(path, 'attention-benchmark', block)
 
 
 def model_complexity() -> str:

@@ -34,7 +34,7 @@ import torch
 from mmengine.config import DictAction
 
 import mmext  # noqa: F401
-from mmext.utils import load_config
+from mmext.utils import load_config, load_script
 from mmext.utils.zero_shot_nas import backbone_complexity, build_backbone, plain_network
 
 CHANNEL_SCALES = (1.5, 1.25, 0.8, 0.6, 0.5)
@@ -175,15 +175,10 @@ def build_space(backbone_type: str, budget_layers: Optional[int] = None):
 def make_score_fn(name: str, input_shape: Sequence[int], batch_size: int, repeat: int,
                   stage_weights: Sequence[float], tools_dir: str) -> Callable:
     """``fn(backbone, generator) -> float``: the zero-shot score of a plain network."""
-    import importlib.util
     import os.path as osp
 
     def load(fname):
-        spec = importlib.util.spec_from_file_location(f'mmext_tools_{fname[:-3]}',
-                                                      osp.join(tools_dir, fname))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return load_script(osp.join(tools_dir, fname))
 
     if name == 'maedet':
         fn = load('maedet_score.py').maedet_score

@@ -11,8 +11,6 @@ leaves the READMEs untouched and exits 1 if any table differs from what the runs
 """
 import argparse
 import contextlib
-import functools
-import importlib.util
 import io
 import os
 import re
@@ -20,6 +18,8 @@ import shlex
 import sys
 from pathlib import Path
 from typing import List, Tuple
+
+from mmext.utils import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 _FENCE = re.compile(r'^```[a-z]*\n(.*?)^```', re.M | re.S)
@@ -38,14 +38,9 @@ def table_commands(readme: str) -> List[str]:
     return snippets
 
 
-@functools.lru_cache(maxsize=None)
 def _compare_runs():
     """tools/analysis/compare_runs.py, imported (it is a script, not a package module)."""
-    spec = importlib.util.spec_from_file_location('compare_runs', Path(__file__).with_name(
-        'compare_runs.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(str(Path(__file__).with_name('compare_runs.py')))
 
 
 def run_snippet(snippet: str, readme: Path) -> Tuple[bool, str]:
