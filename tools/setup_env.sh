@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project virtualenv with the pinned OpenMMLab stack and mmext installed
-# in development mode. Idempotent: the venv lives under ~/.cache/mmext keyed by a hash of the
-# pinned requirements, so a second run only re-links .venv and re-installs mmext.
+# in development mode. Idempotent: the pinned stack lives in a venv under ~/.cache/mmext keyed by
+# a hash of the requirements, shared by every checkout on the machine; .venv is this checkout's
+# own thin venv on top of it, holding only the editable mmext, so a second run takes seconds and
+# two checkouts never import each other's mmext.
 #
 #   bash tools/setup_env.sh        # then use .venv/bin/python
 set -euo pipefail
@@ -32,7 +34,24 @@ if [ ! -f "$VENV/.complete" ]; then
   "$VENV/bin/python" -c "import torch, torchvision; torchvision.ops.nms(torch.rand(2, 4), torch.rand(2), 0.5); from mmcv.ops import nms; import mmdet, mmseg, mmpretrain"
   touch "$VENV/.complete"
 fi
-ln -sfn "$VENV" .venv
+# .venv sees the shared stack through a .pth that adds its site-packages (and runs its .pth
+# files); its own site-packages, searched first, holds mmext.
+[ -L .venv ] && rm .venv  # the layout of earlier versions: a link to the shared venv
+if [ "$(cat .venv/.base 2>/dev/null)" != "$VENV" ]; then
+  rm -rf .venv
+  "$VENV/bin/python" -m venv --without-pip .venv
+  echo "$VENV" > .venv/.base
+fi
+purelib() { "$1" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
+echo "import site; site.addsitedir('$(purelib "$VENV/bin/python")')" \
+  > "$(purelib .venv/bin/python)/mmext_shared_stack.pth"
+# torch's C++ extension builds (mmext/ops) run the ninja found on PATH or beside the interpreter
+ln -sfn "$VENV/bin/ninja" .venv/bin/ninja
+# Earlier versions installed mmext editable into the shared venv, where its import hook would
+# shadow this checkout's copy.
+if "$VENV/bin/python" -m pip show mmext > /dev/null 2>&1; then
+  "$VENV/bin/python" -m pip uninstall -y -q mmext
+fi
 # mmext itself, editable, without touching the pinned dependencies.
 .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
-.venv/bin/python -c "import mmext; print('[setup] mmext', mmext.__version__, 'ready in', '$ROOT/.venv')"
+.venv/bin/python -c "import mmext; print('[setup] mmext', mmext.__version__, 'from', mmext.__path__[0])"
