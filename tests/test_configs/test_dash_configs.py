@@ -16,9 +16,10 @@ from mmext.models.classifiers.dash import DashClassifier, DashThreshold, FixedTh
 ROOT = Path(__file__).parents[2]
 DASH = ROOT / 'configs/dash'
 CIFAR = DASH / 'dash_wrn28-2_1xb64-mu7-1024e_cifar10-250.py'
-FMNIST = {n: DASH / f'dash_wrn10-1_1xb16-mu2-300it_fashionmnist-{n}.py' for n in (40, 250, 1000)}
-FIXMATCH = DASH / 'fixmatch_wrn10-1_1xb16-mu2-300it_fashionmnist-250.py'
-SUPERVISED = DASH / 'supervised_wrn10-1_1xb16-300it_fashionmnist-250.py'
+FMNIST = {n: DASH / f'dash_wrn10-1_1xb16-mu2-1000it_fashionmnist-{n}.py' for n in (40, 250, 1000)}
+FIXMATCH = DASH / 'fixmatch_wrn10-1_1xb16-mu2-1000it_fashionmnist-250.py'
+SUPERVISED = {
+    n: DASH / f'supervised_wrn10-1_1xb16-1000it_fashionmnist-{n}.py' for n in (40, 250, 1000)}
 
 
 def _load(path):
@@ -68,7 +69,7 @@ def test_fashionmnist_configs_build(labels):
 
 
 def test_fixmatch_and_supervised_arms_match_dash():
-    dash, fix, sup = _load(FMNIST[250]), _load(FIXMATCH), _load(SUPERVISED)
+    dash, fix, sup = _load(FMNIST[250]), _load(FIXMATCH), _load(SUPERVISED[250])
     fix_model = MODELS.build(fix.model)
     assert isinstance(fix_model.selector, FixedThreshold) and fix_model.selector.confidence == 0.95
     assert (fix_model.lambda_u, fix_model.normalize) == (1.0, 'all')
@@ -79,6 +80,15 @@ def test_fixmatch_and_supervised_arms_match_dash():
         assert other.train_cfg == dash.train_cfg and other.custom_hooks == dash.custom_hooks
         for key in ('num_labels_per_class', 'split_seed', 'labeled_pipeline'):
             assert other.train_dataloader.dataset[key] == dash.train_dataloader.dataset[key]
+
+
+@pytest.mark.parametrize('labels', [40, 1000])
+def test_supervised_arms_use_the_dash_labelled_split(labels):
+    dash, sup = _load(FMNIST[labels]), _load(SUPERVISED[labels])
+    for key in ('num_labels_per_class', 'split_seed', 'labeled_pipeline'):
+        assert sup.train_dataloader.dataset[key] == dash.train_dataloader.dataset[key]
+    assert sup.train_dataloader.dataset.num_labels_per_class * 10 == labels
+    assert sup.train_cfg == dash.train_cfg
 
 
 def test_bad_values_fail_at_build_time(fashion_mnist_root):

@@ -1,7 +1,7 @@
 # The supervised-only arm of the Dash comparison: the same 250 labelled images (same split
 # seed) in the same labelled batches (SemiSupervisedSampler with mu=0 keeps the labelled
 # stream), same network and schedule; no unlabelled images. A plain ImageClassifier.
-_base_ = ['./dash_wrn10-1_1xb16-mu2-300it_fashionmnist-250.py']
+_base_ = ['./dash_wrn10-1_1xb16-mu2-1000it_fashionmnist-250.py']
 
 model = dict(
     _delete_=True,
