@@ -17,7 +17,8 @@ ROOT = Path(__file__).parents[2]
 DASH = ROOT / 'configs/dash'
 CIFAR = DASH / 'dash_wrn28-2_1xb64-mu7-1024e_cifar10-250.py'
 FMNIST = {n: DASH / f'dash_wrn10-1_1xb16-mu2-1000it_fashionmnist-{n}.py' for n in (40, 250, 1000)}
-FIXMATCH = DASH / 'fixmatch_wrn10-1_1xb16-mu2-1000it_fashionmnist-250.py'
+FIXMATCH = {
+    n: DASH / f'fixmatch_wrn10-1_1xb16-mu2-1000it_fashionmnist-{n}.py' for n in (40, 250, 1000)}
 SUPERVISED = {
     n: DASH / f'supervised_wrn10-1_1xb16-1000it_fashionmnist-{n}.py' for n in (40, 250, 1000)}
 
@@ -69,7 +70,7 @@ def test_fashionmnist_configs_build(labels):
 
 
 def test_fixmatch_and_supervised_arms_match_dash():
-    dash, fix, sup = _load(FMNIST[250]), _load(FIXMATCH), _load(SUPERVISED[250])
+    dash, fix, sup = _load(FMNIST[250]), _load(FIXMATCH[250]), _load(SUPERVISED[250])
     fix_model = MODELS.build(fix.model)
     assert isinstance(fix_model.selector, FixedThreshold) and fix_model.selector.confidence == 0.95
     assert (fix_model.lambda_u, fix_model.normalize) == (1.0, 'all')
@@ -83,12 +84,13 @@ def test_fixmatch_and_supervised_arms_match_dash():
 
 
 @pytest.mark.parametrize('labels', [40, 1000])
-def test_supervised_arms_use_the_dash_labelled_split(labels):
-    dash, sup = _load(FMNIST[labels]), _load(SUPERVISED[labels])
-    for key in ('num_labels_per_class', 'split_seed', 'labeled_pipeline'):
-        assert sup.train_dataloader.dataset[key] == dash.train_dataloader.dataset[key]
-    assert sup.train_dataloader.dataset.num_labels_per_class * 10 == labels
-    assert sup.train_cfg == dash.train_cfg
+def test_other_arms_use_the_dash_labelled_split(labels):
+    dash = _load(FMNIST[labels])
+    for other in (_load(SUPERVISED[labels]), _load(FIXMATCH[labels])):
+        for key in ('num_labels_per_class', 'split_seed', 'labeled_pipeline'):
+            assert other.train_dataloader.dataset[key] == dash.train_dataloader.dataset[key]
+        assert other.train_dataloader.dataset.num_labels_per_class * 10 == labels
+        assert other.train_cfg == dash.train_cfg
 
 
 def test_bad_values_fail_at_build_time(fashion_mnist_root):
