@@ -1,6 +1,9 @@
 """The fast main-job recipe: only the input pipeline, loaders, layout and length change."""
+import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import TRANSFORMS
 
 BASE = 'configs/baselines/resnet18-w16_1xb128-3e_fashionmnist.py'
 FAST = 'configs/baselines/resnet18-w16_1xb128-nhwc-5e_fashionmnist.py'
@@ -40,3 +43,28 @@ def test_long_recipe_is_the_fast_one_with_crops_and_40_epochs():
     assert [t['type'] for t in long.train_dataloader.dataset.pipeline] == [
         'RandomCrop', 'RandomFlip', 'PackInputs']
     assert long.train_dataloader.num_workers == 0
+
+
+def test_erasing_recipe_erases_grey_images():
+    long = Config.fromfile('configs/baselines/resnet18-w16_1xb128-nhwc-40e_fashionmnist.py')
+    erase = Config.fromfile(
+        'configs/baselines/resnet18-w16_1xb128-nhwc-erase-40e_fashionmnist.py')
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'custom_hooks', 'train_cfg'):
+        assert erase[key] == long[key], key
+    pipeline = erase.train_dataloader.dataset.pipeline
+    assert pipeline[:2] == long.train_dataloader.dataset.pipeline[:2]
+    assert pipeline[2].transforms[0].erase_prob == 0.5
+
+    init_default_scope('mmpretrain')
+    step = TRANSFORMS.build(pipeline[2])
+    step.transforms.transforms[0].erase_prob = 1.0
+    np.random.seed(0)
+    img = np.full((28, 28), 7, np.uint8)
+    img.setflags(write=False)  # as mmpretrain's MNIST hands images out
+    out = step(dict(img=img))['img']
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    erased = out != 7
+    # one rectangle of 2-40% of the image (a few random pixels may equal 7)
+    rows, cols = np.nonzero(erased)
+    box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+    assert 0.02 * 784 * 0.9 <= erased.sum() <= box <= 0.4 * 784 * 1.05
