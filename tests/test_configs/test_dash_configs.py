@@ -93,6 +93,14 @@ def test_other_arms_use_the_dash_labelled_split(labels):
         assert other.train_cfg == dash.train_cfg
 
 
+def test_labelled_warmup_arm_changes_only_the_warmup():
+    dash = _load(FMNIST[250])
+    arm = _load(DASH / 'dash-labeled-warmup_wrn10-1_1xb16-mu2-1000it_fashionmnist-250.py')
+    assert arm.model.selection.pop('warmup_unlabeled') is False
+    assert arm.model == dash.model and arm.train_dataloader == dash.train_dataloader
+    assert not MODELS.build(_load(arm.filename).model).selector.warmup_unlabeled
+
+
 def test_bad_values_fail_at_build_time(fashion_mnist_root):
     cfg = _load(FMNIST[250])
     model_cfg = copy.deepcopy(cfg.model)

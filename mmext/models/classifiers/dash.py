@@ -25,8 +25,10 @@ class DashThreshold(nn.Module):
     From "Dash: Semi-Supervised Learning with Dynamic Thresholding" (arXiv 2109.00650), as in the
     official code. Iterations are grouped in "epochs" of ``epoch_iters`` (the official code's
     report period: 64 Ki images = 1024 iterations of batch 64). The first ``warmup_epochs``
-    epochs are the warm-up: every unlabelled sample is kept, and the per-sample unlabelled losses
-    of the last ``estimate_iters`` warm-up iterations are averaged into ``rho_hat``. At epoch
+    epochs are the warm-up: every unlabelled sample is kept (official code; with
+    ``warmup_unlabeled=False`` none, the labelled-only warm-up of the paper's Algorithm 1), and
+    the per-sample unlabelled losses of the last ``estimate_iters`` warm-up iterations are
+    averaged into ``rho_hat``. At epoch
     ``t >= warmup_epochs`` the threshold is
 
         rho_t = C * gamma ** -((t - 1) // decay_epochs) * rho_hat,
@@ -51,6 +53,11 @@ class DashThreshold(nn.Module):
             losses give ``rho_hat``; at most the warm-up length. The official code averages the
             last ``N_u`` per-sample losses (N_u = unlabelled images), i.e.
             ``N_u / (mu * B)`` iterations. Defaults to None (``epoch_iters``).
+        warmup_unlabeled (bool): Keep every unlabelled sample in the warm-up, as the official
+            code (soft pseudo-labels of a barely trained model); False keeps none, so the
+            warm-up trains on the labelled images only, as the paper's Algorithm 1 (and the
+            USB / TorchSSL re-implementations) describe. ``rho_hat`` is estimated from the same
+            unlabelled losses either way. Defaults to True.
     """
 
     def __init__(self,
@@ -60,7 +67,8 @@ class DashThreshold(nn.Module):
                  epoch_iters: int = 1024,
                  warmup_epochs: int = 10,
                  decay_epochs: int = 9,
-                 estimate_iters: Optional[int] = None) -> None:
+                 estimate_iters: Optional[int] = None,
+                 warmup_unlabeled: bool = True) -> None:
         super().__init__()
         if not gamma > 1:
             raise ValueError(f'"selection.gamma" must be > 1 (the threshold must decay), got '
@@ -82,6 +90,7 @@ class DashThreshold(nn.Module):
         self.epoch_iters, self.warmup_epochs = epoch_iters, warmup_epochs
         self.decay_epochs, self.estimate_iters = decay_epochs, estimate_iters
         self.warmup_iters = warmup_iters
+        self.warmup_unlabeled = bool(warmup_unlabeled)
         # iterations done, running sum / count of the warm-up losses, rho_hat (-1: not yet)
         self.register_buffer('iter', torch.zeros((), dtype=torch.long))
         self.register_buffer('loss_sum', torch.zeros((), dtype=torch.float64))
@@ -121,7 +130,8 @@ class DashThreshold(nn.Module):
                 total = torch.stack([self.loss_sum, self.loss_count])
                 all_reduce(total)  # in place: the same rho_hat on every rank
                 self.rho_hat.fill_(float(total[0] / total[1].clamp(min=1)))
-            return select_loss.new_ones(select_loss.shape), dict(hard=False)
+            keep = select_loss.new_full(select_loss.shape, float(self.warmup_unlabeled))
+            return keep, dict(hard=False)
         floored = max(rho, self.rho_min)
         mask = (select_loss < floored).to(select_loss.dtype)
         return mask, dict(hard=rho <= self.rho_min, threshold=floored)

@@ -40,6 +40,26 @@ def test_dash_threshold_follows_the_formula():
     assert int(sel.iter) == 13
 
 
+def test_dash_threshold_labelled_only_warmup():
+    """warmup_unlabeled=False keeps no unlabelled sample in the warm-up; same rho_hat, schedule."""
+    kwargs = dict(gamma=2.0, epoch_iters=2, warmup_epochs=2, decay_epochs=1, estimate_iters=2)
+    losses = [torch.tensor([5., 5.]), torch.tensor([5., 5.]), torch.tensor([1., 3.]),
+              torch.tensor([2., 2.])]
+    official, labelled = DashThreshold(**kwargs), DashThreshold(**kwargs, warmup_unlabeled=False)
+    warm = _run(labelled, 4, losses)
+    assert all(m.tolist() == [0., 0.] and info == dict(hard=False) for m, info in warm)
+    _run(official, 4, losses)
+    assert float(labelled.rho_hat) == float(official.rho_hat) == pytest.approx(2.0)
+    # after the warm-up both select by the same threshold (already rho_hat / gamma, official)
+    for sel in (official, labelled):
+        mask, info = sel(torch.tensor([0.9, 1.1]), torch.zeros(2))
+        assert mask.tolist() == [1., 0.] and info == dict(hard=False, threshold=1.0)
+    # and the loss of a warm-up batch is the labelled one only (normalize='kept': 0, not nan)
+    sel = DashThreshold(**kwargs, warmup_unlabeled=False)
+    loss, mask, _, _ = masked_unlabeled_loss(torch.randn(3, 4), torch.randn(3, 4), sel)
+    assert loss.item() == 0. and mask.sum() == 0
+
+
 def test_dash_threshold_floor_switches_to_hard_labels():
     sel = DashThreshold(gamma=2.0, rho_min=0.3, epoch_iters=1, warmup_epochs=1, decay_epochs=1,
                         estimate_iters=1)
