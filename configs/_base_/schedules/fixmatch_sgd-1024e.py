@@ -21,7 +21,9 @@ custom_hooks = [
 ]
 log_processor = dict(by_epoch=False)
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=100),
+    # validation metrics logged at the iteration they were measured (by epoch they all get
+    # step 0 in an iteration-based loop)
+    logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
     checkpoint=dict(
         type='CheckpointHook', by_epoch=False, interval=64 * epoch_iters, max_keep_ckpts=2))
 randomness = dict(seed=0, deterministic=False)
