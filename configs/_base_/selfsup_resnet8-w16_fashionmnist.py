@@ -1,11 +1,12 @@
 # Shared part of the self-supervised Fashion-MNIST runs (configs/coke, configs/instance_classifier)
 # and their supervised / random-init references: the CIFAR-style ResNet-8 (3x3 stem, 3 stages of
 # one basic block, widths 16-32-64, 78k params) on 1-channel 28x28 images, trained on the first
-# 5,000 training images (no label read by the self-supervised algorithms) for 6 epochs of 40
-# iterations at batch 128 (SGD by default). Evaluation (./feature_probe_fashionmnist.py): weighted-kNN (k=200,
-# T=0.07) and linear-probe top-1 of the frozen, global-average-pooled backbone features on the
-# 10,000 test images, with the same 5,000 training images (test pipeline) as the bank; their
-# labels are used there only. Configs add the model's neck / head and the optimizer.
+# 5,000 training images (no label read by the self-supervised algorithms) for 20 epochs of 40
+# iterations at batch 128 (SGD by default), validated every 5 epochs for the curves.
+# Evaluation (./feature_probe_fashionmnist.py): weighted-kNN (k=200, T=0.07) and linear-probe
+# top-1 of the frozen, global-average-pooled backbone features on the 10,000 test images, with
+# the same 5,000 training images (test pipeline) as the bank; their labels are used there only.
+# Configs add the model's neck / head and the optimizer.
 _base_ = [
     './feature_probe_fashionmnist.py',
     'mmpretrain::_base_/default_runtime.py',
@@ -54,8 +55,8 @@ param_scheduler = [
          convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, convert_to_iter_based=True),
 ]
-max_epochs = 6
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+max_epochs = 20
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1))

@@ -2,7 +2,7 @@
 # weights, evaluated like them. The supervised config run for one epoch at learning rate 0:
 # no weight changes, only the batch-norm running statistics are estimated on the training
 # images (as every trained run's are), so the evaluation sees normalised features.
-_base_ = ['./resnet8-w16_supervised_1xb128-6e_fashionmnist.py']
+_base_ = ['./resnet8-w16_supervised_1xb128-20e_fashionmnist.py']
 
 optim_wrapper = dict(optimizer=dict(lr=0.))
 max_epochs = 1

@@ -18,5 +18,6 @@ param_scheduler = [
 train_cfg = dict(_delete_=True, by_epoch=False, max_iters=100, val_interval=100)
 log_processor = dict(by_epoch=False)
 default_hooks = dict(
-    logger=dict(interval=25), checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=1))
+    logger=dict(interval=25, log_metric_by_epoch=False),  # metrics at their iteration
+    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=1))
 auto_scale_lr = dict(base_batch_size=128)

@@ -36,6 +36,6 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=False, begin=50, eta_min=1e-5),
 ]
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=20),
+    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters))
 log_processor = dict(by_epoch=False)

@@ -14,7 +14,7 @@ import mmext  # noqa: F401
 from _config_checks import build_classifier, tiny_probe_run_cfg
 
 CONFIG_DIR = Path(__file__).parents[2] / 'configs' / 'coins'
-FM = 'resnet8-w16_1xb128-150it_fashionmnist-coarse4.py'
+FM = 'resnet8-w16_1xb128-1200it_fashionmnist-coarse4.py'
 
 
 def test_imagenet_mirror_has_the_official_recipe():

@@ -16,7 +16,7 @@ import mmext  # noqa: F401
 from _config_checks import tiny_probe_run_cfg
 
 CONFIG_DIR = Path(__file__).parents[2] / 'configs' / 'look'
-FM = 'resnet8-w16_1xb128-150it_fashionmnist-split5.py'
+FM = 'resnet8-w16_1xb128-1200it_fashionmnist-split5.py'
 
 
 def test_imagenet_mirror_builds_and_forwards():

@@ -97,3 +97,14 @@ def test_schedule_scales_with_the_run(path):
         # the decay ends with the (shortened) run: compressed, not cut short; a warm-up counted
         # in iterations may outlast a run of a few iterations
         assert iters in ends, f'{path}: a run of {iters} iterations, schedulers ending at {ends}'
+
+
+@pytest.mark.parametrize('path', list(local_configs()))
+def test_iteration_loops_log_metrics_at_their_iteration(path):
+    """An iteration-based run's validation metrics are logged at the iteration they were
+    computed (``log_metric_by_epoch=False``); mmengine's default puts them all at step 0."""
+    cfg = Config.fromfile(path)
+    by_epoch, _, _ = run_length(cfg, 1)
+    if not by_epoch:
+        logger = cfg.default_hooks.logger
+        assert logger.get('log_metric_by_epoch', True) is False, f'{path}: {logger}'

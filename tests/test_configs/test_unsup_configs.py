@@ -18,9 +18,9 @@ COKE = 'configs/coke/coke_resnet50_8xb128-coslr-1001e_in1k.py'
 COKE_MCROP = 'configs/coke/coke_resnet50_8xb128-mcrop-2-6-coslr-801e_in1k.py'
 INSTCLS = 'configs/instance_classifier/instcls_resnet50_8xb128-coslr-200e_in1k.py'
 FASHION = [
-    'configs/coke/coke_resnet8-w16_1xb128-6e_fashionmnist.py',
-    'configs/instance_classifier/instcls_resnet8-w16_1xb128-6e_fashionmnist.py',
-    'configs/coke/resnet8-w16_supervised_1xb128-6e_fashionmnist.py',
+    'configs/coke/coke_resnet8-w16_1xb128-20e_fashionmnist.py',
+    'configs/instance_classifier/instcls_resnet8-w16_1xb128-20e_fashionmnist.py',
+    'configs/coke/resnet8-w16_supervised_1xb128-20e_fashionmnist.py',
     'configs/coke/resnet8-w16_random-init_fashionmnist.py',
 ]
 

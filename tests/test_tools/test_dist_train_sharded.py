@@ -4,7 +4,7 @@ import torch
 # sibling module of this file (pytest puts this folder on sys.path)
 from test_dist_train import run_two_processes
 
-CONFIG = 'configs/instance_classifier/instcls_resnet8-w16_1xb128-6e_fashionmnist.py'
+CONFIG = 'configs/instance_classifier/instcls_resnet8-w16_1xb128-20e_fashionmnist.py'
 
 
 def test_two_process_sharded_classifier(tmp_path, tiny_fashion_mnist, free_port):

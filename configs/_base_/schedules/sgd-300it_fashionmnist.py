@@ -19,6 +19,8 @@ auto_scale_lr = dict(base_batch_size=128)
 
 log_processor = dict(by_epoch=False)
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50),
+    # validation metrics logged at their iteration (mmengine's default logs them at step 0 of
+    # an iteration-based loop, so curves could not show them)
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=300, max_keep_ckpts=1))
 randomness = dict(seed=0, deterministic=False)

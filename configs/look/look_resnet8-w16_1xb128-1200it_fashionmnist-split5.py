@@ -3,7 +3,7 @@
 # images (64-d linear projection, bank momentum 0.5, the current batch as live neighbours),
 # transferred to the held-out classes 5-9 by a k-NN / linear probe of the frozen backbone
 # features. Same data, schedule and evaluation as the cross-entropy baseline.
-_base_ = ['../_base_/split5_1xb128-150it_fashionmnist.py']
+_base_ = ['../_base_/split5_1xb128-1200it_fashionmnist.py']
 
 model = dict(
     head=dict(

@@ -47,7 +47,8 @@ val_evaluator = dict(
 test_cfg = dict(type='mmext.FeatureProbeTestLoop', bank_dataloader=val_cfg['bank_dataloader'])
 test_evaluator = val_evaluator
 
-max_iters = 150
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+# about 15 epochs of the 10,000 images; validated every 400 iterations for the curves
+max_iters = 1200
+train_cfg = dict(max_iters=max_iters, val_interval=400)
 default_hooks = dict(checkpoint=dict(interval=max_iters))
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)

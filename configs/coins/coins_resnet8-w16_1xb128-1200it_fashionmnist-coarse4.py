@@ -2,11 +2,11 @@
 # queue, InfoNCE at T=0.2, MLP neck) on the ResNet-8 w16 + the coarse-proxy loss of weight 0.5
 # at the same temperature, as the official code; evaluated by a k-NN probe of the frozen
 # backbone features on the 10 fine classes. Scaled to the CPU: 64-d embedding (official 128),
-# queue of 4,096 keys (official 65,536), key momentum 0.99 (official 0.999: a 150-iteration run
+# queue of 4,096 keys (official 65,536), key momentum 0.99 (official 0.999: a 1200-iteration run
 # needs a faster key encoder), crops of 28x28 with scale (0.2, 1) and flips (no colour
-# augmentation on grey images), and the schedule of the cross-entropy baseline (150 SGD
+# augmentation on grey images), and the schedule of the cross-entropy baseline (1200 SGD
 # iterations of batch 128, lr 0.1) instead of the official 200 epochs at lr 0.03.
-_base_ = ['../_base_/coarse4_1xb128-150it_fashionmnist.py']
+_base_ = ['../_base_/coarse4_1xb128-1200it_fashionmnist.py']
 
 model = dict(
     _delete_=True,

@@ -1,9 +1,9 @@
 # CoKe on unlabelled Fashion-MNIST (the first 5,000 training images): the official two-view
 # recipe scaled down to the CIFAR-style ResNet-8 (projection 64-128-128-32 with batch norm,
 # predictor 32-128-32), clusterings of 30 / 40 / 50 clusters (1/100 of the official K; the
-# lower bound 0.4 N / K keeps at least 40-67 images in a cluster), official temperature 0.05, dual lr 20, lower bound 0.4 N / K, hard-label
-# weight 0.2. LARS at the official lr scaled to batch 128 (1.6 * 128 / 1024); epoch 0 only
-# clusters (lr 0), one warm-up epoch, cosine decay over the rest.
+# lower bound 0.4 N / K keeps at least 40-67 images in a cluster), official temperature 0.05,
+# dual lr 20, hard-label weight 0.2. LARS at the official lr scaled to batch 128
+# (1.6 * 128 / 1024); epoch 0 only clusters (lr 0), one warm-up epoch, cosine decay over the rest.
 _base_ = ['../_base_/selfsup_resnet8-w16_fashionmnist.py']
 
 num_instances = {{_base_.num_train}}
