@@ -3,7 +3,7 @@
 (``<work_dir>/<timestamp>/<timestamp>.json``, written by ``tools/test.py``)."""
 import json
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 # bookkeeping fields of a record, not quantities worth plotting or comparing
 BOOKKEEPING = {'step', 'epoch', 'iter', 'time', 'data_time', 'memory'}
@@ -39,15 +39,26 @@ def load_scalars(work_dir: str) -> Tuple[List[Dict], List[Dict]]:
     return [train[k] for k in sorted(train)], [val[k] for k in sorted(val)]
 
 
-def final_metrics(work_dir: str) -> Dict[str, float]:
+def final_metrics(work_dir: str, step: Optional[int] = None) -> Dict[str, float]:
     """The metrics of the last validation of a training run, or of the newest test of a
-    ``tools/test.py`` work dir (one without scalar logs)."""
+    ``tools/test.py`` work dir (one without scalar logs).
+
+    ``step`` picks the validation logged at that step instead of the last one: the epoch of an
+    epoch-based run, the iteration of an iteration-based one (``log_metric_by_epoch=False``).
+    """
     tests = test_result_files(work_dir)
-    if tests and not scalar_files(work_dir):
+    if tests and not scalar_files(work_dir) and step is None:
         record = json.loads(tests[-1].read_text())
     else:
         _, val = load_scalars(work_dir)
         if not val:
             raise ValueError(f'"{work_dir}" has no validation record')
-        record = val[-1]
+        if step is None:
+            record = val[-1]
+        else:
+            matches = [r for r in val if r['step'] == step]
+            if not matches:
+                raise ValueError(f'"{work_dir}" has no validation at step {step}; it has '
+                                 f'{[r["step"] for r in val]}')
+            record = matches[0]
     return {k: v for k, v in record.items() if k not in BOOKKEEPING}

@@ -133,3 +133,19 @@ def test_compare_runs_update_needs_a_section(tmp_path, compare_runs):
     run = make_work_dir(tmp_path, 'run', 81.5)
     with pytest.raises(SystemExit):
         compare_runs.main(['--run', f'ours={run}', '--update-readme', str(tmp_path / 'R.md')])
+
+
+def test_compare_runs_reads_a_validation_part_way(tmp_path, compare_runs):
+    """``DIR@STEP`` reads the validation logged at that step, the plain DIR the last one."""
+    run = make_work_dir(tmp_path, 'run', 90.0)
+    vis = tmp_path / 'run' / '20260101_000000' / 'vis_data' / 'scalars.json'
+    with vis.open('a') as f:  # a later validation, at step 3
+        f.write(json.dumps({'accuracy/top1': 95.0, 'time': 0.2, 'step': 3}) + '\n')
+    table = compare_runs.main(['--run', f'half={run}@1', '--run', f'end={run}',
+                               '--run', f'end@3={run}@3', '--precision', '1'])
+    assert table.splitlines()[2:] == ['| half | 1 | 90.0 |', '| end | 1 | 95.0 |',
+                                      '| end@3 | 1 | 95.0 |']
+    with pytest.raises(ValueError, match=r'no validation at step 2; it has \[1, 3\]'):
+        compare_runs.main(['--run', f'x={run}@2'])
+    with pytest.raises(ValueError, match='must be an integer'):
+        compare_runs.main(['--run', f'x={run}@last'])

@@ -7,6 +7,9 @@
 
 Each ``--run NAME=DIR[,DIR...]`` is one row; its DIRs are the seeds of that setting. Cells are
 ``mean ± std`` (sample standard deviation over seeds; just the value for a single seed).
+A DIR written ``DIR@STEP`` gives the validation logged at that step (epoch, or iteration of an
+iteration-based run) instead of the last one, so one table can show a run part-way and at its
+end (e.g. whether a baseline had converged).
 ``--column HEADER VALUE...`` adds a context column (one value per ``--run``, in order) between
 the run name and the seed count, e.g. params or schedule.
 
@@ -31,11 +34,21 @@ def parse_run(text: str):
     return name, dirs.split(',')
 
 
+def run_metrics(spec: str):
+    """Metrics of one seed: ``DIR`` (its last validation) or ``DIR@STEP``."""
+    work_dir, sep, step = spec.rpartition('@')
+    if not sep:
+        return final_metrics(spec)
+    if not step.isdigit():
+        raise ValueError(f'"{spec}": the step after "@" must be an integer')
+    return final_metrics(work_dir, int(step))
+
+
 def summarise(runs, metrics=None):
     """[(name, seeds, {metric: (mean, std)})] over each run's seeds."""
     rows = []
     for name, dirs in runs:
-        finals = [final_metrics(d) for d in dirs]
+        finals = [run_metrics(d) for d in dirs]
         keys = metrics or sorted(set.intersection(*(set(f) for f in finals)))
         cells = {}
         for key in keys:
@@ -103,7 +116,8 @@ def update_readme(path: str, section: str, table: str) -> bool:
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Compare final metrics of runs')
     parser.add_argument('--run', type=parse_run, action='append', required=True,
-                        help='NAME=DIR[,DIR...]: one row, one DIR per seed')
+                        help='NAME=DIR[,DIR...]: one row, one DIR per seed; DIR@STEP: the validation '
+                        'at that step')
     parser.add_argument('--metrics', nargs='+', help='metrics to show (default: all shared)')
     parser.add_argument('--column', nargs='+', action='append', default=[],
                         metavar=('HEADER', 'VALUE'),
