@@ -1,19 +1,26 @@
 """Evaluate a checkpoint on a config's test set (classification, detection or segmentation).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl] [--show-dir DIR]
-                                           [--no-strict] [--cfg-options k=v ...] [--launcher ...]
+                                           [--no-strict] [--tta] [--cfg-options k=v ...]
+                                           [--launcher ...]
 
 The checkpoint must fit the model exactly (a checkpoint of another model stops with the first
 mismatched keys); ``--no-strict`` evaluates with the matching weights only.
+
+``--tta`` evaluates with test-time augmentation, as the hosts' own tools/test.py: the config's
+``tta_model`` and ``tta_pipeline``; for classification configs without them, the average of the
+scores of the image and of its horizontal flip (mmpretrain's default).
 
 ``--show-dir`` draws predictions through the host's own visualization hook (mmpretrain
 VisualizationHook, mmdet DetVisualizationHook, mmseg SegVisualizationHook).
 """
 import argparse
+import copy
 import os.path as osp
 
 from mmengine.evaluator import DumpResults
-from mmengine.model import is_model_wrapper
+from mmengine.config import ConfigDict
+from mmengine.model import BaseTTAModel, is_model_wrapper
 
 import mmext  # noqa: F401  (registers every mmext part)
 from mmext.engine import setup_cpu_distributed, shutdown_distributed
@@ -36,7 +43,28 @@ def parse_args(argv=None):
     parser.add_argument('--no-strict', action='store_true',
                         help='load the checkpoint even if some keys are missing, unexpected or '
                         'of another shape (they are logged)')
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time augmentation: the config\'s tta_model / tta_pipeline '
+                        '(classification default: average over the image and its flip)')
     return parse_tool_args(parser, argv)
+
+
+def enable_tta(cfg):
+    """Wrap the model in the config's ``tta_model`` and test on ``tta_pipeline``."""
+    if cfg.get('default_scope', 'mmpretrain') == 'mmpretrain':
+        cfg.setdefault('tta_model', dict(type='mmpretrain.AverageClsScoreTTA'))
+        if 'tta_pipeline' not in cfg:
+            pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
+            # every view runs the test pipeline, then is flipped or not, then packed
+            pipeline[-1] = dict(type='TestTimeAug', transforms=[
+                [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+                [pipeline[-1]]])
+            cfg.tta_pipeline = pipeline
+    missing = [key for key in ('tta_model', 'tta_pipeline') if key not in cfg]
+    if missing:
+        raise ConfigError(f'--tta needs {" and ".join(missing)} in the config.')
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
 
 VISUALIZATION_HOOKS = dict(
@@ -76,13 +104,17 @@ def main(argv=None):
         if not osp.isfile(args.checkpoint):
             raise ConfigError(f'Checkpoint "{args.checkpoint}" does not exist.')
         set_work_dir(cfg, args.work_dir, args.config)
+        if args.tta:
+            enable_tta(cfg)
         if args.show or args.show_dir:
             enable_visualization(cfg, args)
         check_data_roots(cfg, ['test_dataloader'])
         setup_cpu_distributed(cfg)
         runner = build_runner(cfg)
         if not args.no_strict:
-            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+            model = runner.model
+            while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+                model = model.module
             try:
                 check_checkpoint_matches(model, args.checkpoint)
             except CheckpointError as err:

@@ -198,6 +198,43 @@ def test_test_tool_loads_strictly(tmp_path, tiny_fashion_mnist, eval_py):
     assert 0.0 <= metrics['accuracy/top1'] <= 100.0
 
 
+def test_test_tool_flip_tta_averages_the_two_views(tmp_path, tiny_fashion_mnist, eval_py):
+    """--tta on a classification config without tta settings: each test image's score is the
+    mean of the model's softmax scores on the image and on its horizontal flip."""
+    import pickle
+
+    from mmengine.config import Config
+    from mmpretrain.registry import DATASETS, MODELS
+    from mmpretrain.structures import DataSample
+    torch.manual_seed(0)
+    ckpt = _saved_model(tmp_path / 'model.pth')
+    out = tmp_path / 'tta.pkl'
+    root = f'test_dataloader.dataset.data_root={tiny_fashion_mnist}'
+    eval_py.main([CLS_CFG, str(ckpt), '--tta', '--out', str(out), '--work-dir',
+                  str(tmp_path / 'tta'), '--cfg-options', root, *FAST_LOADERS])
+    scores = torch.stack([torch.as_tensor(p['pred_score']) for p in pickle.loads(out.read_bytes())])
+
+    cfg = Config.fromfile(CLS_CFG)
+    # the runner builds the model with the config's top-level data_preprocessor (mmpretrain)
+    model = MODELS.build(dict(cfg.model, data_preprocessor=cfg.data_preprocessor)).eval()
+    model.load_state_dict(torch.load(ckpt)['state_dict'])
+    dataset = DATASETS.build(dict(cfg.test_dataloader.dataset, data_root=str(tiny_fashion_mnist)))
+    images = torch.stack([dataset[i]['inputs'] for i in range(len(dataset))])
+
+    def predict(inputs):
+        samples = [DataSample() for _ in range(len(inputs))]
+        with torch.no_grad():
+            return torch.stack([s.pred_score for s in model.test_step(
+                dict(inputs=list(inputs), data_samples=samples))])
+
+    expected = (predict(images) + predict(images.flip(-1))) / 2
+    assert scores.shape == (128, 10)
+    torch.testing.assert_close(scores, expected, rtol=1e-4, atol=1e-5)
+    # the flip matters: one view alone is off by 10x the tolerance above (random weights give
+    # near-uniform scores, hence the small scale)
+    assert (predict(images) - expected).abs().max() > 1e-4
+
+
 def test_unreadable_checkpoint_is_named(tmp_path, tiny_fashion_mnist, eval_py):
     good = _saved_model(tmp_path / 'good.pth')
     truncated = tmp_path / 'truncated.pth'
