@@ -235,6 +235,15 @@ def test_test_tool_flip_tta_averages_the_two_views(tmp_path, tiny_fashion_mnist,
     assert (predict(images) - expected).abs().max() > 1e-4
 
 
+@pytest.mark.parametrize('config, missing', [
+    (DET_CFG, 'tta_model and tta_pipeline'), (SEG_CFG, 'tta_pipeline')])
+def test_tta_without_settings_names_the_missing_keys(config, missing, eval_py):
+    """Detection / segmentation have no default TTA: --tta stops before the runner is built."""
+    from mmext.utils import ConfigError, load_config
+    with pytest.raises(ConfigError, match=f'--tta needs {missing} in the config'):
+        eval_py.enable_tta(load_config(config, None))
+
+
 def test_unreadable_checkpoint_is_named(tmp_path, tiny_fashion_mnist, eval_py):
     good = _saved_model(tmp_path / 'good.pth')
     truncated = tmp_path / 'truncated.pth'
