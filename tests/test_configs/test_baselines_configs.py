@@ -68,3 +68,14 @@ def test_erasing_recipe_erases_grey_images():
     rows, cols = np.nonzero(erased)
     box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
     assert 0.02 * 784 * 0.9 <= erased.sum() <= box <= 0.4 * 784 * 1.05
+
+
+def test_60_epoch_erasing_recipe_only_lengthens_the_schedule():
+    erase = Config.fromfile(
+        'configs/baselines/resnet18-w16_1xb128-nhwc-erase-40e_fashionmnist.py').to_dict()
+    longer = Config.fromfile(
+        'configs/baselines/resnet18-w16_1xb128-nhwc-erase-60e_fashionmnist.py').to_dict()
+    assert longer.pop('train_cfg') == dict(erase.pop('train_cfg'), max_epochs=60)
+    assert longer == erase
+    # the cosine decay has no fixed end, so it spans the 60 epochs
+    assert 'end' not in longer['param_scheduler'][1]
